@@ -1,0 +1,44 @@
+"""The SDK's own error hierarchy.
+
+Vendor-defined exception classes (``FuriosaRuntimeError`` and its legacy subclasses) live in
+``furiosa.runtime.errors``; everything the SDK defines for itself derives from
+:class:`FuriosaError` and from the builtin that matches its meaning, so callers may catch either.
+Messages say what failed, where, what was expected and what is supported.
+"""
+from __future__ import annotations
+
+
+class FuriosaError(Exception):
+    """Root of the errors defined by this SDK (not the vendor's runtime classes)."""
+
+
+class InvalidModelError(FuriosaError, ValueError):
+    """A model source could not be read: not a model, truncated, damaged or inconsistent."""
+
+
+class UnsupportedModelError(FuriosaError, ValueError):
+    """A readable model uses something this SDK cannot compile or run."""
+
+
+class InvalidConfigError(FuriosaError, ValueError):
+    """A compiler configuration has an unknown key or a value of the wrong type or range."""
+
+
+class IncompatibleProgramError(FuriosaError, ValueError):
+    """A compiled program (ENF) was built by another compiler version or for another target."""
+
+
+class DeviceError(FuriosaError, RuntimeError):
+    """An emulated NPU device could not be found, parsed or opened."""
+
+
+class DeviceBusyError(DeviceError):
+    """The requested NPU device is held by another runtime (in this or another process)."""
+
+
+class InvalidDeviceConfigError(DeviceError, ValueError):
+    """A device specification string does not follow the device grammar."""
+
+
+class CompilerWarning(UserWarning):
+    """Something about a model the user should know: it compiled, but not as they may expect."""

@@ -1,0 +1,1 @@
+"""furiosa.device: the emulated Warboy NPUs of this machine (placeholder until the API lands)."""

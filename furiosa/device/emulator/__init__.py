@@ -1,0 +1,1 @@
+"""The emulated Warboy: kernels (int8 semantics), timing model, executor."""

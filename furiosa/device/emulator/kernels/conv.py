@@ -1,0 +1,103 @@
+"""``conv``: int8 2-D convolution, exact int32 accumulation, QLinearConv requantization.
+
+With stored inputs ``s``, stored input zero point ``z`` and ``w' = w - zw`` (declared domain):
+``acc = sum(s * w') - z * sum(w') + bias``, where padding holds ``z`` so that it contributes
+nothing. The products are formed with :class:`~.exact.ExactMatmul` (float32, exact by
+construction) or, for depthwise convolutions, by shifted multiply-adds whose bound is checked.
+Requantization is :func:`furiosa.common.qmath.requantize` with QLinearConv's multiplier.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from furiosa.common.qmath import multiplier, requantize
+
+from . import KernelContext, Run, kernel
+from .exact import LIMIT, MAX_STORED, ExactMatmul
+
+
+def declared_weight(ctx: KernelContext, name: str) -> np.ndarray:
+    """``w - zw`` in the declared domain, as int64."""
+    qp = ctx.qp(name)
+    stored = ctx.const(name).astype(np.int64)
+    return stored + qp.offset - qp.zero_point_array(stored.ndim)
+
+
+def stored_zero_point(ctx: KernelContext, name: str) -> int:
+    qp = ctx.qp(name)
+    return qp.zero_point[0] - qp.offset
+
+
+def bias_total(ctx: KernelContext, bias_index: int, weight_rows: np.ndarray, zero: int) -> np.ndarray:
+    """Bias minus the input zero point's share, per output channel (exact int64)."""
+    name = ctx.input(bias_index)
+    bias = ctx.const(name).astype(np.int64).reshape(-1) if name else np.zeros(weight_rows.shape[0], np.int64)
+    return bias - zero * weight_rows.sum(axis=1)
+
+
+def finish(acc: np.ndarray, mult: np.ndarray, ctx: KernelContext) -> np.ndarray:
+    y = requantize(acc, mult, ctx.qp(ctx.op.outputs[0]))
+    clamp = ctx.attrs.get("clamp")
+    if clamp is not None:
+        np.clip(y, clamp[0], clamp[1], out=y)
+    return y
+
+
+@kernel("conv")
+def prepare_conv(ctx: KernelContext) -> Run:
+    x_name, w_name = ctx.op.inputs[0], ctx.op.inputs[1]
+    n, c, h, w = ctx.spec(x_name).shape
+    _, o, oh, ow = ctx.spec(ctx.op.outputs[0]).shape
+    wprime = declared_weight(ctx, w_name)
+    _, cg, kh, kw = wprime.shape
+    group = int(ctx.attrs.get("group", 1))
+    sh, sw = ctx.attrs["strides"]
+    dh, dw = ctx.attrs["dilations"]
+    pt, pl, pb, pr = ctx.attrs["pads"]
+    zero = stored_zero_point(ctx, x_name)
+    rows = wprime.reshape(o, -1)
+    total = bias_total(ctx, 2, rows, zero).astype(np.float64).reshape(1, o, 1, 1)
+    mult = multiplier(ctx.qp(x_name).scale[0], ctx.qp(w_name).scale, ctx.qp(ctx.op.outputs[0]).scale[0])
+    mult = mult.reshape(1, o, 1, 1) if mult.ndim else mult
+    padded = (pt, pb, pl, pr) != (0, 0, 0, 0)
+
+    def pad(x: np.ndarray) -> np.ndarray:
+        xf = x.astype(np.float32)
+        if padded:
+            xf = np.pad(xf, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=np.float32(zero))
+        return xf
+
+    depthwise = group == c == o and cg == 1
+    if depthwise:
+        taps = [(i, j, wprime[:, 0, i, j].astype(np.float32).reshape(1, o, 1, 1)) for i in range(kh) for j in range(kw)]
+        wide = np.abs(rows).sum(axis=1).max(initial=0) * MAX_STORED > LIMIT
+        acc_dtype = np.float64 if wide else np.float32
+
+        def run_depthwise(args):
+            xp = pad(args[0]).astype(acc_dtype, copy=False)
+            acc = np.zeros((n, o, oh, ow), dtype=acc_dtype)
+            for i, j, tap in taps:
+                view = xp[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw]
+                acc += view * tap
+            return [finish(acc.astype(np.float64) + total, mult, ctx)]
+
+        return run_depthwise
+
+    matmul = ExactMatmul(wprime.reshape(group, o // group, cg * kh * kw))
+    pointwise = kh == kw == 1 and sh == sw == 1 and not padded
+
+    def columns(xp: np.ndarray) -> np.ndarray:
+        if pointwise:
+            return xp.reshape(n, group, cg, h * w)
+        sn, sc, sy, sx = xp.strides
+        view = np.lib.stride_tricks.as_strided(
+            xp, shape=(n, group, cg, kh, kw, oh, ow),
+            strides=(sn, sc * cg, sc, sy * dh, sx * dw, sy * sh, sx * sw), writeable=False,
+        )
+        return view.reshape(n, group, cg * kh * kw, oh * ow)
+
+    def run(args):
+        acc = matmul(columns(pad(args[0])))
+        return [finish(acc.reshape(n, o, oh, ow) + total, mult, ctx)]
+
+    return run

@@ -1,0 +1,58 @@
+"""``gemm`` (activations times constant weights) and ``matmul`` (two activations).
+
+``gemm``: ``acc = a_stored @ w'.T - za * rowsum(w') + bias`` with ``w'`` stored as
+(out_features, in_features), requantized per output feature. ``matmul``:
+``acc = A @ B - zb * rowsum(A) - za * colsum(B) + K * za * zb`` with per-tensor parameters.
+Both requantize with the QLinearMatMul / QLinearConv multiplier.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from furiosa.common.qmath import multiplier
+
+from . import KernelContext, Run, kernel
+from .conv import bias_total, declared_weight, finish, stored_zero_point
+from .exact import ExactMatmul
+
+
+@kernel("gemm")
+def prepare_gemm(ctx: KernelContext) -> Run:
+    a_name, w_name = ctx.op.inputs[0], ctx.op.inputs[1]
+    wprime = declared_weight(ctx, w_name)
+    out_features, k = wprime.shape
+    zero = stored_zero_point(ctx, a_name)
+    total = bias_total(ctx, 2, wprime, zero).astype(np.float64)
+    mult = multiplier(ctx.qp(a_name).scale[0], ctx.qp(w_name).scale, ctx.qp(ctx.op.outputs[0]).scale[0])
+    matmul = ExactMatmul(wprime)
+    out_shape = ctx.spec(ctx.op.outputs[0]).shape
+
+    def run(args):
+        a = args[0].reshape(-1, k).astype(np.float32)
+        acc = matmul.right(a) + total
+        return [finish(acc, mult, ctx).reshape(out_shape)]
+
+    return run
+
+
+@kernel("matmul")
+def prepare_matmul(ctx: KernelContext) -> Run:
+    a_name, b_name = ctx.op.inputs[0], ctx.op.inputs[1]
+    za, zb = stored_zero_point(ctx, a_name), stored_zero_point(ctx, b_name)
+    k = ctx.spec(a_name).shape[-1]
+    mult = multiplier(ctx.qp(a_name).scale[0], ctx.qp(b_name).scale[0], ctx.qp(ctx.op.outputs[0]).scale[0])
+    step = 1024  # 128 * 128 * 1024 == 2**24: every partial sum of a chunk is exact in float32
+
+    def run(args):
+        a = args[0].astype(np.float32)
+        b = args[1].astype(np.float32)
+        acc = None
+        for k0 in range(0, k, step):
+            part = np.matmul(a[..., k0:k0 + step], b[..., k0:k0 + step, :]).astype(np.float64)
+            acc = part if acc is None else acc + part
+        acc -= zb * a.sum(axis=-1, dtype=np.float64)[..., None]
+        acc -= za * b.sum(axis=-2, dtype=np.float64)[..., None, :]
+        acc += float(k * za * zb)
+        return [finish(acc, mult, ctx)]
+
+    return run

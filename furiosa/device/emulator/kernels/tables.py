@@ -1,0 +1,31 @@
+"""``lut`` and ``binary``: element-wise operators as exact lookup tables.
+
+``lut`` applies ``quantize_out(f(dequantize_in(v)))`` through a 256-entry table, ``binary``
+applies ``quantize_out(act(f(dequantize_a(a), dequantize_b(b))))`` through a 65,536-entry table
+indexed by both stored values (with numpy broadcasting). The float32 functions are those of
+:mod:`furiosa.common.functions`, which repeat the ONNX reference operators exactly.
+"""
+from __future__ import annotations
+
+from furiosa.common import functions
+from furiosa.common.qmath import apply_pair_table, apply_table, pair_table, table
+
+from . import KernelContext, Run, kernel, with_constants
+
+
+@kernel("lut")
+def prepare_lut(ctx: KernelContext) -> Run:
+    name = ctx.op.inputs[0]
+    fn = functions.unary(ctx.attrs["fn"], ctx.attrs.get("params"))
+    lut = table(ctx.qp(name), ctx.qp(ctx.op.outputs[0]), fn)
+    return lambda args: [apply_table(args[0], lut)]
+
+
+@kernel("binary")
+def prepare_binary(ctx: KernelContext) -> Run:
+    a, b = ctx.op.inputs[0], ctx.op.inputs[1]
+    act = ctx.attrs.get("activation")
+    then = None if act is None else functions.unary(act["fn"], act.get("params"))
+    fn = functions.chain(functions.binary(ctx.attrs["fn"]), then)
+    lut = pair_table(ctx.qp(a), ctx.qp(b), ctx.qp(ctx.op.outputs[0]), fn)
+    return with_constants(ctx, lambda x, y: [apply_pair_table(x, y, lut)])
