@@ -42,3 +42,17 @@ class InvalidDeviceConfigError(DeviceError, ValueError):
 
 class CompilerWarning(UserWarning):
     """Something about a model the user should know: it compiled, but not as they may expect."""
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn, attributing the warning to the first caller outside the ``furiosa`` package."""
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -14,11 +14,10 @@ The stages, in order (each a function over the graph, see :mod:`.passes`):
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
-from furiosa.common.errors import CompilerWarning, InvalidConfigError, UnsupportedModelError
+from furiosa.common.errors import CompilerWarning, InvalidConfigError, UnsupportedModelError, warn_user
 from furiosa.quantizer.metadata import Calibration
 
 from . import edges, enf
@@ -76,7 +75,7 @@ def compile_graph(graph: Graph, target: str, batch_size: int, config: CompilerCo
             "in float32; calibrate and quantize it (furiosa.quantizer) to run it on the NPU"
         )
         graph.warnings.append(message)
-        warnings.warn(message, CompilerWarning, stacklevel=3)
+        warn_user(message, CompilerWarning)
     if calibration is not None and calibration.ranges:
         source_format = "onnx+calibration"
     program = emit(graph, plan, target, batch_size, config.to_mapping(), source_format)
@@ -86,9 +85,16 @@ def compile_graph(graph: Graph, target: str, batch_size: int, config: CompilerCo
 def compile_program(source: "str | Path | bytes", *, target: str = DEFAULT_TARGET, batch_size: int | None = None,
                     config: "CompilerConfig | Mapping[str, Any] | None" = None) -> enf.Program:
     """Compile a model source (path or bytes: ONNX, quantize() output, or ENF) to a program."""
+    data, origin, base_dir = read_source(source)
+    return compile_data(data, origin, base_dir, target=target, batch_size=batch_size, config=config)
+
+
+def compile_data(data: bytes, origin: str = "<bytes>", base_dir: Path | None = None, *,
+                 target: str = DEFAULT_TARGET, batch_size: int | None = None,
+                 config: "CompilerConfig | Mapping[str, Any] | None" = None) -> enf.Program:
+    """Compile model bytes; ``base_dir`` is where an ONNX model's external data files are."""
     batch = _check_options(target, batch_size)
     cfg = _config(config)
-    data, origin, base_dir = read_source(source)
     kind = detect(data)
     if kind == "enf":
         program = enf.read(data, origin)

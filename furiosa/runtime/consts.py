@@ -1,0 +1,1 @@
+"""``furiosa.runtime.consts``: empty, as documented for 0.10."""
