@@ -170,8 +170,10 @@ def requantize(acc: np.ndarray, mult: np.ndarray, qp_out: QParams) -> np.ndarray
     """Requantize integer accumulators to the stored int8 form of ``qp_out``.
 
     ``acc`` holds exact integers (any integer or float dtype); ``mult`` broadcasts against it.
+    The product is formed in float64 directly from ``acc`` (no rounding: float32 and int32
+    values convert exactly), then the zero point is added in float64, as the reference does.
     """
-    r = acc.astype(np.float64, copy=False) * mult.astype(np.float64)
+    r = np.multiply(acc, mult.astype(np.float64), dtype=np.float64)
     r += qp_out.zero_point_array(acc.ndim) if qp_out.per_channel else qp_out.zero_point[0]
     lo, hi = qp_out.limits
     np.clip(r, lo, hi, out=r)
@@ -199,7 +201,7 @@ def table(qp_in: QParams, qp_out: QParams,
 
 def apply_table(q: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """Look every stored int8 value of ``q`` up in a table made by :func:`table`."""
-    return lut[q.view(np.uint8)]
+    return lut.take(q.view(np.uint8))
 
 
 def pair_table(qp_a: QParams, qp_b: QParams, qp_out: QParams,
@@ -217,9 +219,11 @@ def pair_table(qp_a: QParams, qp_b: QParams, qp_out: QParams,
 
 def apply_pair_table(a: np.ndarray, b: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """Apply a :func:`pair_table` to two broadcastable stored int8 arrays."""
-    index = a.view(np.uint8).astype(np.uint16) << 8
-    index = index | b.view(np.uint8).astype(np.uint16)
-    return lut[index]
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    index = np.empty(shape, dtype=np.uint16)
+    np.left_shift(a.view(np.uint8), 8, out=index, dtype=np.uint16)
+    np.bitwise_or(index, b.view(np.uint8), out=index, dtype=np.uint16)
+    return lut.take(index)
 
 
 def per_tensor_sequence(values: Sequence[float]) -> tuple[float, ...]:

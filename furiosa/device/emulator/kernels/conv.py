@@ -12,8 +12,9 @@ import numpy as np
 
 from furiosa.common.qmath import multiplier, requantize
 
-from . import KernelContext, Run, kernel
+from . import KernelContext, Run, integer, kernel
 from .exact import LIMIT, MAX_STORED, ExactMatmul
+from .parallel import by_channel
 
 
 def declared_weight(ctx: KernelContext, name: str) -> np.ndarray:
@@ -36,11 +37,20 @@ def bias_total(ctx: KernelContext, bias_index: int, weight_rows: np.ndarray, zer
 
 
 def finish(acc: np.ndarray, mult: np.ndarray, ctx: KernelContext) -> np.ndarray:
-    y = requantize(acc, mult, ctx.qp(ctx.op.outputs[0]))
+    """Requantize (per output channel along axis 1) and apply a fused activation's bounds."""
+    qp = ctx.qp(ctx.op.outputs[0])
     clamp = ctx.attrs.get("clamp")
-    if clamp is not None:
-        np.clip(y, clamp[0], clamp[1], out=y)
-    return y
+    per_channel = mult.ndim > 0 and mult.size > 1
+
+    def part(acc_part: np.ndarray, channels: slice) -> np.ndarray:
+        m = mult[:, channels] if per_channel and acc.ndim == 4 else (mult[channels] if per_channel else mult)
+        y = requantize(acc_part, m, qp)
+        if clamp is not None:
+            np.clip(y, clamp[0], clamp[1], out=y)
+        return y
+
+    axis = 1 if acc.ndim == 4 else acc.ndim - 1
+    return by_channel(part, acc, axis)
 
 
 @kernel("conv")
@@ -56,7 +66,7 @@ def prepare_conv(ctx: KernelContext) -> Run:
     pt, pl, pb, pr = ctx.attrs["pads"]
     zero = stored_zero_point(ctx, x_name)
     rows = wprime.reshape(o, -1)
-    total = bias_total(ctx, 2, rows, zero).astype(np.float64).reshape(1, o, 1, 1)
+    total = bias_total(ctx, 2, rows, zero)
     mult = multiplier(ctx.qp(x_name).scale[0], ctx.qp(w_name).scale, ctx.qp(ctx.op.outputs[0]).scale[0])
     mult = mult.reshape(1, o, 1, 1) if mult.ndim else mult
     padded = (pt, pb, pl, pr) != (0, 0, 0, 0)
@@ -79,11 +89,30 @@ def prepare_conv(ctx: KernelContext) -> Run:
             for i, j, tap in taps:
                 view = xp[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw]
                 acc += view * tap
-            return [finish(acc.astype(np.float64) + total, mult, ctx)]
+            return [finish(acc.astype(np.float64) + total.reshape(1, o, 1, 1), mult, ctx)]
 
         return run_depthwise
 
-    matmul = ExactMatmul(wprime.reshape(group, o // group, cg * kh * kw))
+    weight_qp = ctx.qp(w_name)
+    if integer.backend() != "blas" and len(set(weight_qp.zero_point)) == 1:
+        exact_conv = integer.IntegerConv(
+            integer.to_uint8(ctx.const(w_name)), weight_qp.zero_point[0] - weight_qp.offset + 128, zero + 128,
+            (n, c, h, w), (sh, sw), (pt, pl, pb, pr), (dh, dw), group,
+        )
+        bias = bias_total(ctx, 2, np.zeros((o, 1), np.int64), 0).astype(np.int32).reshape(1, o, 1, 1)
+        has_bias = bool(np.any(bias))
+
+        def run_integer(args):
+            acc = exact_conv(args[0])
+            if has_bias:
+                acc += bias  # |acc| <= 255 * 255 * K and |bias| < 2**31 - that bound: checked below
+            return [finish(acc, mult, ctx)]
+
+        bound = int(np.abs(rows).sum(axis=1).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
+        if bound < 2**31:
+            return run_integer
+
+    matmul = ExactMatmul(wprime.reshape(group, o // group, cg * kh * kw), total)
     pointwise = kh == kw == 1 and sh == sw == 1 and not padded
 
     def columns(xp: np.ndarray) -> np.ndarray:
@@ -98,6 +127,6 @@ def prepare_conv(ctx: KernelContext) -> Run:
 
     def run(args):
         acc = matmul(columns(pad(args[0])))
-        return [finish(acc.reshape(n, o, oh, ow) + total, mult, ctx)]
+        return [finish(acc.reshape(n, o, oh, ow), mult, ctx)]
 
     return run

@@ -35,29 +35,50 @@ def chunk_bounds(weight_abs: np.ndarray, bound: int = MAX_STORED) -> list[tuple[
 
 
 class ExactMatmul:
-    """``weight @ x`` for an int-valued ``weight`` (rows, K) and stored int8 values ``x`` (K, P)."""
+    """``weight @ x`` for an int-valued ``weight`` (rows, K) and stored int8 values ``x`` (K, P).
 
-    def __init__(self, weight: np.ndarray, bound: int = MAX_STORED) -> None:
+    With an int-valued ``offset`` per row (the bias), results come back as float32 when the
+    whole sum provably stays within 2**24 (one chunk, small offsets), else as float64; either
+    way every value is the exact integer.
+    """
+
+    def __init__(self, weight: np.ndarray, offset: np.ndarray | None = None, bound: int = MAX_STORED) -> None:
         weight = np.asarray(weight)
         self.bounds = chunk_bounds(np.abs(weight), bound)
         self.parts = [np.ascontiguousarray(weight[..., k0:k1], dtype=np.float32) for k0, k1 in self.bounds]
+        rows = np.abs(weight.reshape(-1, weight.shape[-1]).astype(np.int64)).sum(axis=1) * bound
+        offset = np.zeros(rows.shape, np.int64) if offset is None else np.asarray(offset, np.int64).reshape(-1)
+        self.single = len(self.parts) == 1 and int((rows + np.abs(offset)).max(initial=0)) <= LIMIT
+        self.offset = offset.astype(np.float32 if self.single else np.float64)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``x`` float32 with the reduction axis second to last; returns float64."""
-        if len(self.parts) == 1:
-            return np.matmul(self.parts[0], x).astype(np.float64)
+        """``weight @ x + offset`` for ``x`` float32 with the reduction axis second to last."""
+        shape = self.offset.shape + (1,)
+        if self.single:
+            out = np.matmul(self.parts[0], x)
+            out += self.offset.reshape(self._rows_shape(out)) if out.ndim > 2 else self.offset.reshape(shape)
+            return out
         total = None
         for (k0, k1), part in zip(self.bounds, self.parts):
             partial = np.matmul(part, x[..., k0:k1, :])
-            total = partial.astype(np.float64) if total is None else total + partial
+            total = partial.astype(np.float64) if total is None else np.add(total, partial, out=total)
+        total += self.offset.reshape(self._rows_shape(total)) if total.ndim > 2 else self.offset.reshape(shape)
         return total
 
+    def _rows_shape(self, out: np.ndarray) -> tuple[int, ...]:
+        """Broadcast shape of the per-row offsets against a stacked (..., groups, rows, P) result."""
+        groups_rows = self.parts[0].shape[:-1]
+        return (1,) * (out.ndim - len(groups_rows) - 1) + groups_rows + (1,)
+
     def right(self, x: np.ndarray) -> np.ndarray:
-        """``x @ weight.T`` for ``x`` (M, K): the reduction axis last."""
-        if len(self.parts) == 1:
-            return np.matmul(x, self.parts[0].T).astype(np.float64)
+        """``x @ weight.T + offset`` for ``x`` (M, K): the reduction axis last."""
+        if self.single:
+            out = np.matmul(x, self.parts[0].T)
+            out += self.offset
+            return out
         total = None
         for (k0, k1), part in zip(self.bounds, self.parts):
             partial = np.matmul(x[:, k0:k1], part.T)
-            total = partial.astype(np.float64) if total is None else total + partial
+            total = partial.astype(np.float64) if total is None else np.add(total, partial, out=total)
+        total += self.offset
         return total

@@ -11,7 +11,7 @@ import numpy as np
 
 from furiosa.common.qmath import multiplier
 
-from . import KernelContext, Run, kernel
+from . import KernelContext, Run, integer, kernel
 from .conv import bias_total, declared_weight, finish, stored_zero_point
 from .exact import ExactMatmul
 
@@ -22,14 +22,29 @@ def prepare_gemm(ctx: KernelContext) -> Run:
     wprime = declared_weight(ctx, w_name)
     out_features, k = wprime.shape
     zero = stored_zero_point(ctx, a_name)
-    total = bias_total(ctx, 2, wprime, zero).astype(np.float64)
+    total = bias_total(ctx, 2, wprime, zero)
     mult = multiplier(ctx.qp(a_name).scale[0], ctx.qp(w_name).scale, ctx.qp(ctx.op.outputs[0]).scale[0])
-    matmul = ExactMatmul(wprime)
+    matmul = ExactMatmul(wprime, total)
     out_shape = ctx.spec(ctx.op.outputs[0]).shape
+    weight_qp = ctx.qp(w_name)
+    rows = int(np.prod(ctx.spec(a_name).shape, dtype=np.int64)) // k
+    bias = bias_total(ctx, 2, np.zeros((out_features, 1), np.int64), 0)
+    bound = int(np.abs(wprime).sum(axis=1).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
+    if integer.backend() != "blas" and len(set(weight_qp.zero_point)) == 1 and bound < 2**31:
+        exact = integer.IntegerMatmul(integer.to_uint8(ctx.const(w_name)).T,
+                                      weight_qp.zero_point[0] - weight_qp.offset + 128, zero + 128, rows)
+        bias32 = bias.astype(np.int32)
+
+        def run_integer(args):
+            acc = exact(args[0].reshape(rows, k))
+            acc += bias32
+            return [finish(acc, mult, ctx).reshape(out_shape)]
+
+        return run_integer
 
     def run(args):
         a = args[0].reshape(-1, k).astype(np.float32)
-        acc = matmul.right(a) + total
+        acc = matmul.right(a)
         return [finish(acc, mult, ctx).reshape(out_shape)]
 
     return run
