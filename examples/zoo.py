@@ -164,9 +164,17 @@ def quantize_qdq(model: onnx.ModelProto, data: list[dict[str, np.ndarray]], per_
         def get_next(self):
             return next(self.items, None)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        source, target = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "qdq.onnx")
-        onnx.save(model, source)
-        quantize_static(source, target, Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                        activation_type=getattr(QuantType, activation_type), weight_type=QuantType.QInt8)
-        return onnx.load(target)
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_static nags about pre-processing on the root logger
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            source, target = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "qdq.onnx")
+            onnx.save(model, source)
+            quantize_static(source, target, Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                            activation_type=getattr(QuantType, activation_type), weight_type=QuantType.QInt8)
+            return onnx.load(target)
+    finally:
+        root.setLevel(level)

@@ -1,0 +1,1 @@
+"""Command lines: furiosa-compiler, furiosa, furiosa-bench, furiosa-litmus, furiosactl."""
