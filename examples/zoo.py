@@ -53,7 +53,8 @@ class Builder:
         return self.op("Gemm", [x, self.const(w, "fc_w"), self.const(b, "fc_b")], "fc", transB=1)
 
     def model(self, inputs: list[tuple[str, list[int]]], outputs: list[tuple[str, list[int] | None]],
-              name: str = "model") -> onnx.ModelProto:
+              name: str = "model", check: bool = True) -> onnx.ModelProto:
+        """The model; outputs given without a shape get the one ONNX shape inference finds."""
         graph = helper.make_graph(
             self.nodes, name,
             [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
@@ -62,7 +63,14 @@ class Builder:
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         model.ir_version = 8
-        onnx.checker.check_model(model)
+        if any(s is None for _, s in outputs):
+            inferred = onnx.shape_inference.infer_shapes(model)
+            known = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+            for output in model.graph.output:
+                if output.name in known and known[output.name].type.tensor_type.HasField("shape"):
+                    output.type.CopyFrom(known[output.name].type)
+        if check:
+            onnx.checker.check_model(model)
         return model
 
 

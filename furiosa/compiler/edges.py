@@ -41,6 +41,7 @@ class IOPlan:
     permutations: dict[str, tuple[int, ...]] = field(default_factory=dict)
     lowered: set[str] = field(default_factory=set)
     lowered_outputs: set[int] = field(default_factory=set)
+    lowered_readers: set[int] = field(default_factory=set)
 
 
 def inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
@@ -78,6 +79,8 @@ def convert_inputs(graph: Graph, context: Context) -> None:
             graph.remove_node(other)
         graph.remove_node(first)
         graph.inputs[index] = first.outputs[0]
+        # The user feeds uint8; the same stored int8 values under the uint8 zero point (+128).
+        graph.values[first.outputs[0]].qparams = qp.with_dtype("uint8")
         graph.touch()
 
 
@@ -146,6 +149,11 @@ def plan_io(graph: Graph, context: Context) -> IOPlan:
             plan.lowered.update(_elementwise_closure(graph, name))
     if config.remove_unlower:
         plan.lowered_outputs = set(range(len(graph.outputs)))
+        for name in graph.outputs:
+            producer = graph.producer(name)
+            if producer is not None and producer.op == "dequantize":
+                # Dequantize works element by element: it reads the lowered data as it is.
+                plan.lowered_readers.add(id(producer))
     return plan
 
 
@@ -245,7 +253,7 @@ def _lower(graph: Graph, name: str, plan: IOPlan) -> None:
 
 
 def _unlower(graph: Graph, name: str, plan: IOPlan) -> None:
-    host_readers = [n for n in graph.consumers(name) if n.unit != "npu"]
+    host_readers = [n for n in graph.consumers(name) if n.unit != "npu" and id(n) not in plan.lowered_readers]
     outputs = [i for i, o in enumerate(graph.outputs) if o == name and i not in plan.lowered_outputs]
     if not host_readers and not outputs:
         return

@@ -52,6 +52,8 @@ def _fail(legacy: bool, kind: type[Exception], message: str) -> Exception:
 def check_tensor(value: Any, desc: TensorDesc, index: int, legacy: bool = False) -> np.ndarray:
     """One tensor, checked against ``desc`` and converted to a native contiguous array."""
     array = np.asarray(value)
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
     expected = desc.dtype.numpy
     if array.dtype != expected:
         converted = _convert(array, expected)
@@ -68,8 +70,6 @@ def check_tensor(value: Any, desc: TensorDesc, index: int, legacy: bool = False)
     if array.shape != desc.shape:
         raise _fail(legacy, ValueError,
                     f"bad shape for {_describe(desc, index)}: got {array.shape}, expected {desc.shape}")
-    if not array.dtype.isnative:
-        array = array.astype(array.dtype.newbyteorder("="))
     return np.ascontiguousarray(array)
 
 
