@@ -33,7 +33,11 @@ class OutputConversion:
 
 
 def _number(value: float) -> str:
+    """Shortest round-trip form with Rust's exponent spelling (``1e-9``, ``2.0``, ``1e16``)."""
     text = repr(float(value))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
     return text
 
 
@@ -91,8 +95,7 @@ _ENTRY = re.compile(
 
 
 def _rust_float(value: float) -> str:
-    text = repr(float(value))
-    return text
+    return _number(value)
 
 
 def dump_without_dequantize(entries: Sequence[OutputConversion]) -> str:

@@ -1,0 +1,56 @@
+"""The one way the SDK opens onnxruntime sessions.
+
+onnxruntime reads ONNX files up to a given IR version (13 for 1.31), while the onnx package writes
+the newest (14 for onnx 1.23) even for models that use nothing new. Every model handed to
+onnxruntime therefore has its IR version capped at 10, which covers every opset the SDK takes
+(up to 21): the IR version is normally the first field of the file and is patched in place,
+without re-serializing the model.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+MAX_IR_VERSION = 10
+
+
+def _capped(data: bytes) -> bytes:
+    """``data`` with its IR version capped, patched in place when it is the leading field."""
+    if len(data) >= 2 and data[0] == 0x08 and data[1] < 0x80:  # field 1 (ir_version), one-byte varint
+        if data[1] > MAX_IR_VERSION:
+            return b"\x08" + bytes([MAX_IR_VERSION]) + data[2:]
+        return data
+    import onnx
+
+    model = onnx.load_model_from_string(data)
+    if model.ir_version <= MAX_IR_VERSION:
+        return data
+    model.ir_version = MAX_IR_VERSION
+    return model.SerializeToString()
+
+
+def model_bytes(model: Any) -> bytes:
+    """Serialized model (ModelProto or bytes) that onnxruntime accepts."""
+    data = model if isinstance(model, (bytes, bytearray, memoryview)) else model.SerializeToString()
+    return _capped(bytes(data))
+
+
+def session(model: Any, *, threads: int = 0, spinning: bool = True, arena: bool = True,
+            optimize: bool = True) -> Any:
+    """A CPU ``InferenceSession`` for a ModelProto or serialized model.
+
+    ``threads``: intra-op threads (0: onnxruntime's default); ``spinning=False`` stops idle
+    threads from spin-waiting (for many small sessions run one after another).
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not arena:
+        options.enable_cpu_mem_arena = False
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model_bytes(model), options, providers=["CPUExecutionProvider"])
