@@ -228,3 +228,133 @@ def apply_pair_table(a: np.ndarray, b: np.ndarray, lut: np.ndarray) -> np.ndarra
 
 def per_tensor_sequence(values: Sequence[float]) -> tuple[float, ...]:
     return tuple(float(np.float32(v)) for v in values)
+
+
+# --- TFLite integer arithmetic ---------------------------------------------------------------------
+# TFLite's quantized kernels (the reference kernels of the LiteRT interpreter) requantize with a
+# fixed-point multiplier instead of a float one. A positive real multiplier ``m`` is represented
+# as ``q * 2**(shift - 31)`` with ``q`` in [2**30, 2**31) (QuantizeMultiplier), and an int32
+# value ``x`` is scaled by it in two rounding steps (MultiplyByQuantizedMultiplier): a
+# "saturating rounding doubling high multiply" ``(x * 2**left) * q / 2**31`` rounded to nearest
+# with ties toward +infinity, then a rounding arithmetic right shift by ``-shift`` (ties away
+# from zero).
+# Element-wise float steps of TFLite use ``round`` (half away from zero), not numpy's ``rint``.
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier: ``(q, shift)`` with ``real ≈ q * 2**(shift - 31)``.
+
+    ``q`` is ``round(mantissa * 2**31)`` (half away from zero) of ``real``'s binary mantissa in
+    [0.5, 1); a mantissa rounding up to 1.0 is renormalized; multipliers too small for the
+    representation become 0 and too large ones saturate, as in TFLite.
+    """
+    import math
+
+    real = float(real)
+    if real == 0.0:
+        return 0, 0
+    if not (real > 0.0 and math.isfinite(real)):
+        raise ValueError(f"a quantized multiplier must be finite and positive, got {real}")
+    mantissa, shift = math.frexp(real)
+    q = math.floor(mantissa * 2.0**31 + 0.5)
+    if q == 2**31:
+        q //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    if shift > 30:
+        return 2**31 - 1, 30
+    return int(q), int(shift)
+
+
+def quantize_multipliers(reals) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`quantize_multiplier` of every value, as int64 arrays ``(q, shift)``."""
+    pairs = [quantize_multiplier(float(r)) for r in np.asarray(reals, dtype=np.float64).reshape(-1)]
+    return (np.asarray([p[0] for p in pairs], dtype=np.int64), np.asarray([p[1] for p in pairs], dtype=np.int64))
+
+
+def _div_pow2_toward_zero(x: np.ndarray, bits: int) -> np.ndarray:
+    return np.where(x >= 0, x >> bits, -((-x) >> bits))
+
+
+def rounding_divide_by_pot(x: np.ndarray, exponent) -> np.ndarray:
+    """``x / 2**exponent`` rounded to nearest, ties away from zero (gemmlowp RoundingDivideByPOT)."""
+    x = np.asarray(x, dtype=np.int64)
+    exponent = np.asarray(exponent, dtype=np.int64)
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + (remainder > threshold)
+
+
+def saturating_rounding_doubling_high_mul(a: np.ndarray, b) -> np.ndarray:
+    """``a * b / 2**31`` rounded to nearest, ties toward +infinity, for int32 ``a`` and ``b``
+    (gemmlowp's SaturatingRoundingDoublingHighMul; only ``INT32_MIN * INT32_MIN`` saturates)."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    product = a * b
+    nudge = np.where(product >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
+    result = _div_pow2_toward_zero(product + nudge, 31)
+    overflow = (a == -(2**31)) & (b == -(2**31))
+    return np.where(overflow, np.int64(2**31 - 1), result)
+
+
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap of int64 values to the int32 range (C++ int32 arithmetic)."""
+    return ((np.asarray(x, dtype=np.int64) + 2**31) & 0xFFFFFFFF) - 2**31
+
+
+def multiply_by_quantized_multiplier(x: np.ndarray, q, shift) -> np.ndarray:
+    """TFLite's MultiplyByQuantizedMultiplier on int32 values (int64 arrays in, out).
+
+    ``q`` and ``shift`` broadcast against ``x`` (per-channel multipliers along the last axis of
+    an NHWC tensor broadcast naturally).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    shifted = wrap_int32(x << left) if np.any(left) else x
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, q), right)
+
+
+def round_half_away(x: np.ndarray) -> np.ndarray:
+    """C's ``round``: to nearest, ties away from zero, in the input's float type (exact)."""
+    x = np.asarray(x)
+    whole = np.trunc(x)
+    with np.errstate(invalid="ignore"):  # inf - inf: infinities and NaN pass through unchanged
+        frac = x - whole  # exact for binary floats
+        return whole + np.where(np.abs(frac) >= 0.5, np.sign(x), 0).astype(x.dtype)
+
+
+def tflite_activation_range(activation: str, qp: QParams) -> tuple[int, int]:
+    """Declared-domain bounds of a fused activation on a quantized output (TFLite's
+    CalculateActivationRangeQuantized): ``zero_point + round(float32(bound) / float32(scale))``,
+    clipped to the type's limits. ``NONE`` gives the type's limits."""
+    lo, hi = qp.limits
+    scale = np.float32(qp.scale[0])
+    zero = qp.zero_point[0]
+
+    def q(value: float) -> int:
+        return zero + int(round_half_away(np.float32(value) / scale))
+
+    if activation == "NONE":
+        return lo, hi
+    if activation == "RELU":
+        return max(lo, q(0.0)), hi
+    if activation == "RELU6":
+        return max(lo, q(0.0)), min(hi, q(6.0))
+    if activation == "RELU_N1_TO_1":
+        return max(lo, q(-1.0)), min(hi, q(1.0))
+    if activation == "RELU_0_TO_1":
+        return max(lo, q(0.0)), min(hi, q(1.0))
+    raise ValueError(f"fused activation {activation} has no quantized form; supported: NONE, RELU, RELU6, "
+                     "RELU_N1_TO_1, RELU_0_TO_1")
+
+
+def multiply_by_quantized_multiplier_single_round(x: np.ndarray, q, shift) -> np.ndarray:
+    """The single-rounding variant of :func:`multiply_by_quantized_multiplier`:
+    ``(x * q + 2**(30 - shift)) >> (31 - shift)`` in exact 64-bit arithmetic (one rounding, ties
+    toward +infinity). LiteRT's FULLY_CONNECTED kernels requantize this way (its GEMM backend)."""
+    x = np.asarray(x, dtype=np.int64)
+    total = 31 - np.asarray(shift, dtype=np.int64)
+    return (x * np.asarray(q, dtype=np.int64) + (np.int64(1) << (total - 1))) >> total

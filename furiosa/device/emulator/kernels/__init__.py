@@ -83,3 +83,5 @@ def with_constants(ctx: KernelContext, run: Callable[..., list[np.ndarray]]) -> 
 
 
 from . import conv, gemm, tables, pool, movement, softmax, edges, onnx_host  # noqa: E402,F401
+from . import (tflite_conv, tflite_fully_connected, tflite_pool, tflite_arithmetic, tflite_lut,  # noqa: E402,F401
+               tflite_softmax, tflite_movement, tflite_quantize, tflite_reduce, tflite_resize)
