@@ -76,7 +76,7 @@ def _requantize(graph: Graph, quant: Node) -> None:
     if producer is None or producer.op != "dequantize":
         return
     source = producer.inputs[0]
-    if graph.values[source].dtype != "int8":
+    if graph.values[source].dtype not in ("int8", "uint8"):
         return
     qp_in, qp_out = graph.values[source].qparams, graph.values[quant.outputs[0]].qparams
     if qp_in is None or qp_out is None or qp_in.per_channel or qp_out.per_channel:

@@ -68,7 +68,7 @@ def prepare_conv(ctx: KernelContext) -> Run:
     rows = wprime.reshape(o, -1)
     total = bias_total(ctx, 2, rows, zero)
     mult = multiplier(ctx.qp(x_name).scale[0], ctx.qp(w_name).scale, ctx.qp(ctx.op.outputs[0]).scale[0])
-    mult = mult.reshape(1, o, 1, 1) if mult.ndim else mult
+    mult = mult.reshape(1, o, 1, 1) if mult.size > 1 else mult.reshape(())
     padded = (pt, pb, pl, pr) != (0, 0, 0, 0)
 
     def pad(x: np.ndarray) -> np.ndarray:
