@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install install-test demo test samples bench clean
+.PHONY: install install-test system-deps demo test samples bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,18 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test system-deps
+
+# Debian's redis-server, for the tests of the shared (Redis) compiler cache. Best effort: without
+# root or apt the Redis tests are skipped and say why.
+system-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server"; \
+	    (apt-get install -y -qq redis-server >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq redis-server >/dev/null 2>&1)) || \
+	    echo "could not install redis-server: the Redis cache tests will be skipped"; \
+	  else echo "redis-server not found: the Redis cache tests will be skipped"; fi; }
 
 demo: install
 	$(PY) examples/demo.py

@@ -1,21 +1,22 @@
 """``furiosa-compiler`` (also installed as ``furiosa-compile``): compile a model to ENF.
 
 Help texts follow the vendor's (spec/toolchain-api.md §4.1): ``--help`` prints the long form,
-``-h`` the summary. The output file is written atomically: on any error nothing is left behind.
-Errors print one line (``error: ...``) and exit with status 1; ``-v`` adds the traceback.
+``-h`` the summary. Progress goes to stderr in the vendor's six steps; how the emulator's stages
+map onto them is in :mod:`furiosa.cli.progress` and docs/cli.md. Outputs (the ENF file, the DOT
+graph, the memory report) are written atomically: on any error nothing is left behind. Results
+go through the compiler cache (:mod:`furiosa.compiler.cache`) unless ``--no-cache``.
+Errors print one line (``error: ...``) and exit non-zero; ``-v`` adds the traceback.
 """
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import click
 
-from furiosa.common.version import build_timestamp, emulator_version, git_hash
+from furiosa.common.version import build_timestamp, compiler_version_string, emulator_version, git_hash
+
+from ._common import CliError, check_writable, run, seconds, setup_output, write_atomically
 
 TARGET_NPUS = ("warboy", "warboy-2pe")
 TARGET_IRS = ("enf",)
@@ -71,61 +72,72 @@ def _print_help(ctx: click.Context, param: click.Parameter, value: bool) -> None
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        click.echo(f"furiosa-compiler {emulator_version()} (rev: {git_hash()[:9]} built at: {build_timestamp()})")
+        click.echo(f"furiosa-compiler {compiler_version_string()}")
         ctx.exit(0)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory."""
-    directory = path.resolve().parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def fail(message: str, verbose: bool, code: int = 1) -> None:
-    if verbose:
-        traceback.print_exc()
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def compile_source(source: str, output: str, batch_size: int | None, target_npu: str, verbose: bool) -> None:
+def compile_source(source: str, output: str, batch_size: int | None, target_npu: str, *,
+                   dot_graph: str | None = None, analyze_memory: str | None = None, verbose: bool = False,
+                   use_cache: bool = True) -> None:
+    """Compile ``source`` to ``output`` with progress on stderr; raise :class:`CliError` on failure."""
     from furiosa.common.errors import FuriosaError
-    from furiosa.compiler import enf
-    from furiosa.compiler.pipeline import compile_program
+    from furiosa.compiler import cache, report
+    from furiosa.compiler.source import detect, read_source
+
+    from .progress import CompileProgress
 
     started = time.perf_counter()
+    targets = [(check_writable(output, "output"), "output")]
+    if dot_graph:
+        targets.append((check_writable(dot_graph, "DOT graph"), "DOT graph"))
+    if analyze_memory:
+        targets.append((check_writable(analyze_memory, "memory analysis"), "memory analysis"))
     try:
-        program = compile_program(source, target=target_npu, batch_size=batch_size)
-        data = enf.write(program)
-        write_atomically(Path(output), data)
+        data, origin, base_dir = read_source(source)
     except FuriosaError as error:
-        fail(str(error), verbose)
+        raise CliError(str(error)) from error
+    kind = detect(data)
+    progress = CompileProgress(kind)
+    try:
+        compiled = cache.compile_cached(data, origin, base_dir, target=target_npu, batch_size=batch_size,
+                                        use_cache=use_cache, compile_fn=progress.compile)
+    except FuriosaError as error:
+        progress.abandon()
+        raise CliError(str(error)) from error
+    program = compiled.program
+    if compiled.cached:
+        click.echo(f"Found the compiled program in the compiler cache ({compiled.store}, "
+                   f"key {compiled.key[:16]})", err=True)
+    elif progress.started:
+        progress.serialized()
+
+    if progress.started:
+        progress.begin(5)
+    try:
+        if dot_graph:
+            write_atomically(Path(dot_graph), report.dot_graph(program))
+        if analyze_memory:
+            write_atomically(Path(analyze_memory), report.memory_html(program, f"Memory analysis of {Path(source).name}"))
+        if progress.started:
+            progress.end()
+            progress.begin(6)
+        write_atomically(Path(output), compiled.data)
     except OSError as error:
-        fail(f"cannot write {output}: {error.strerror}", verbose)
+        progress.abandon()
+        raise CliError(f"cannot write {error.filename or output}: {error.strerror}") from error
+    if progress.started:
+        progress.end()
     if verbose:
-        for op in program.operators:
-            click.echo(f"  [{op.index:3d}] {op.unit:4s} {op.name:28s} {op.reason}", err=True)
+        click.echo(report.placement_text(program), err=True)
+    click.echo(f"✨  Finished in {seconds(time.perf_counter() - started)}", err=True)
     npu = len(program.npu_operators)
-    click.echo(f"✨  Finished in {time.perf_counter() - started:.6f}s", err=True)
     click.echo(f"The output has been saved to {output} ({npu} NPU operators, {len(program.operators) - npu} "
                f"host operators, target {program.target})", err=True)
 
 
 @click.command(context_settings={"help_option_names": []}, add_help_option=False)
 @click.argument("source", required=True)
-@click.option("-o", "--output", default="output.enf", show_default=True)
+@click.option("-o", "--output", default="output.enf")
 @click.option("-b", "--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--target-ir", type=click.Choice(TARGET_IRS), default="enf")
 @click.option("--target-npu", type=click.Choice(TARGET_NPUS), default="warboy-2pe")
@@ -136,10 +148,17 @@ def compile_source(source: str, output: str, batch_size: int | None, target_npu:
 @click.option("--help", "long_help", is_flag=True, expose_value=False, is_eager=True, callback=_print_help)
 @click.option("-h", "short_help", is_flag=True, expose_value=False, is_eager=True, callback=_print_help)
 @click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version)
-def main(source: str, output: str, batch_size: int | None, target_ir: str, target_npu: str,
-         dot_graph: str | None, analyze_memory: str | None, verbose: bool, no_cache: bool) -> None:
+def command(source: str, output: str, batch_size: int | None, target_ir: str, target_npu: str,
+            dot_graph: str | None, analyze_memory: str | None, verbose: bool, no_cache: bool) -> None:
     """Compile SOURCE (ONNX, the bytes quantize() writes, or ENF) to an ENF file."""
-    compile_source(source, output, batch_size, target_npu, verbose)
+    setup_output(verbose)
+    compile_source(source, output, batch_size, target_npu, dot_graph=dot_graph, analyze_memory=analyze_memory,
+                   verbose=verbose, use_cache=not no_cache)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``furiosa-compiler`` and ``furiosa-compile``."""
+    run(command, args, prog_name="furiosa-compiler")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,26 @@ def profiler_output_path() -> tuple[str | None, str | None]:
     return None, None
 
 
+def emulator_pace() -> bool:
+    """``FURIOSA_EMU_PACE``: make every inference take at least the modeled device time.
+
+    ``1`` (also ``true``, ``yes``, ``on``) paces: each NPU execution, with its PCIe transfers,
+    ends no earlier than the modeled Warboy would finish it, and a device runs one execution at
+    a time, so serving code sees the card's latency and throughput (when the emulator computes
+    faster than the card; it never makes it faster). ``0`` or unset (the default) runs as fast
+    as the emulator can.
+    """
+    raw = _get("FURIOSA_EMU_PACE")
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"FURIOSA_EMU_PACE must be 1 (pace inferences to the modeled device time) or 0, got {raw!r}")
+
+
 def log_level() -> str:
     """``FURIOSA_LOG_LEVEL``: INFO (default), WARN, ERROR or OFF."""
     return (_get("FURIOSA_LOG_LEVEL") or "INFO").upper()
@@ -90,3 +110,47 @@ def log_level() -> str:
 def compile_log_enabled() -> bool:
     """False when ``FURIOSA_TEST_IS_RUNNING`` is set (legacy behaviour)."""
     return not _get("FURIOSA_TEST_IS_RUNNING")
+
+
+# --- compiler cache (spec/toolchain-api.md §6) ----------------------------------------------
+DEFAULT_CACHE_LIFETIME = 30 * 24 * 3600
+
+
+def compiler_cache_enabled() -> bool:
+    """``FC_CACHE_ENABLED``: ``1`` (default) uses the compiler cache, ``0`` disables it."""
+    raw = _get("FC_CACHE_ENABLED")
+    if raw is None:
+        return True
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"FC_CACHE_ENABLED must be 1 or 0, got {raw!r}")
+
+
+def compiler_cache_url() -> str:
+    """``FC_CACHE_STORE_URL``: a directory, ``redis://...`` or ``rediss://...``.
+
+    Defaults to ``$HOME/.cache/furiosa/compiler``.
+    """
+    return _get("FC_CACHE_STORE_URL") or str(Path.home() / ".cache" / "furiosa" / "compiler")
+
+
+def compiler_cache_lifetime() -> int:
+    """``FC_CACHE_LIFETIME`` in seconds: N > 0 entries live N s, 0 invalidates, < 0 never expires.
+
+    Defaults to 30 days.
+    """
+    raw = _get("FC_CACHE_LIFETIME")
+    if raw is None:
+        return DEFAULT_CACHE_LIFETIME
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError(f"FC_CACHE_LIFETIME must be an integer number of seconds, got {raw!r}") from None
+
+
+def activity_dir() -> Path:
+    """Where runtimes publish their per-device activity counters (read by ``furiosactl top``)."""
+    return state_dir() / "activity"

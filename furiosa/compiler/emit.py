@@ -2,7 +2,8 @@
 
 Nodes are scheduled so that operators of the same unit run back to back (fewer NPU
 executions), consecutive float host operators are grouped into one ONNX subgraph run by
-onnxruntime, every NPU operator gets its cost, and the memory plan is attached.
+onnxruntime, every NPU operator gets its cost and its program size (:mod:`.program_size`), and
+the memory plan is attached.
 """
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from onnx import helper, numpy_helper
 from furiosa.common.errors import UnsupportedModelError
 from furiosa.common.version import emulator_version
 
-from . import cost, memory
+from . import cost, memory, program_size
 from .edges import IOPlan
 from .enf import layout
 from .enf.program import IOSpec, Operator, Program, TensorSpec, freeze
 from .ir import Graph, Node
 
 _AXES_BY_RANK = {4: ("N", "C", "H", "W")}
+_AXES_BY_LAYOUT = {"NCHW": ("N", "C", "H", "W"), "NHWC": ("N", "H", "W", "C")}  # 4-D tensors
 DISPLAY = {"quantize": "Quantize", "dequantize": "Dequantize", "retag": "Retag", "transpose": "Transpose"}
 
 
@@ -109,13 +111,13 @@ def _json_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _axes(rank: int, perm: tuple[int, ...] | None) -> tuple[str, ...]:
-    axes = _AXES_BY_RANK.get(rank, ("?",) * rank)
+def _axes(rank: int, perm: tuple[int, ...] | None, layout_name: str = "NCHW") -> tuple[str, ...]:
+    axes = _AXES_BY_LAYOUT[layout_name] if rank == 4 else _AXES_BY_RANK.get(rank, ("?",) * rank)
     return axes if perm is None else tuple(axes[p] for p in perm)
 
 
 def _io(graph: Graph, name: str, tensor: str, target: str, lowered: bool,
-        perm: tuple[int, ...] | None) -> IOSpec:
+        perm: tuple[int, ...] | None, layout_name: str = "NCHW") -> IOSpec:
     value = graph.values[tensor]
     qp = value.qparams
     dtype = qp.dtype if qp is not None else value.dtype
@@ -123,7 +125,7 @@ def _io(graph: Graph, name: str, tensor: str, target: str, lowered: bool,
         lay = layout.lowered(value.shape, target)
         return IOSpec(name, tensor, lay.shape, dtype, layout.AXES, "lowered", lay.strides,
                       lay.size_items * np.dtype(dtype).itemsize, qp)
-    return IOSpec(name, tensor, value.shape, dtype, _axes(len(value.shape), perm), qparams=qp)
+    return IOSpec(name, tensor, value.shape, dtype, _axes(len(value.shape), perm, layout_name), qparams=qp)
 
 
 def emit(graph: Graph, plan: IOPlan, target: str, batch_size: int, config: dict[str, Any],
@@ -156,9 +158,12 @@ def emit(graph: Graph, plan: IOPlan, target: str, batch_size: int, config: dict[
             continue
         node = group[0]
         op_cost = cost.op_cost(graph, node) if node.unit == "npu" else None
+        program_bytes = 0 if op_cost is None else program_size.operator_bytes(
+            op_cost, graph.values[node.outputs[0]].shape, target, batch_size)
         operators.append(Operator(
             index, node.op, node.unit or "host", node.display or DISPLAY.get(node.op, node.op), tuple(node.inputs), tuple(node.outputs),
             freeze(_json_attrs(node.attrs)), tuple(node.origin) or (node.name,), node.reason, op_cost,
+            program_bytes,
         ))
         used.update(n for n in node.inputs if n)
         used.update(node.outputs)
@@ -172,16 +177,16 @@ def emit(graph: Graph, plan: IOPlan, target: str, batch_size: int, config: dict[
         if value.is_const:
             blobs[name] = np.ascontiguousarray(value.const).tobytes()
     inputs = tuple(
-        _io(graph, graph.input_names[i], t, target, t in plan.lowered, plan.permutations.get(t))
+        _io(graph, graph.input_names[i], t, target, t in plan.lowered, plan.permutations.get(t), plan.layout)
         for i, t in enumerate(graph.inputs)
     )
     outputs = tuple(
-        _io(graph, graph.output_names[i], t, target, i in plan.lowered_outputs, None)
+        _io(graph, graph.output_names[i], t, target, i in plan.lowered_outputs, None, plan.layout)
         for i, t in enumerate(graph.outputs)
     )
     return Program(
         target=target, batch_size=batch_size, compiler_version=emulator_version(),
         source_format=source_format, inputs=inputs, outputs=outputs, tensors=freeze(tensors),
         operators=tuple(operators), blobs=freeze(blobs), config=freeze(config),
-        memory=freeze(memory.plan(operators, target)), warnings=tuple(graph.warnings),
+        memory=freeze(memory.plan(operators, target, batch_size)), warnings=tuple(graph.warnings),
     )

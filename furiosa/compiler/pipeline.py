@@ -9,7 +9,8 @@ The stages, in order (each a function over the graph, see :mod:`.passes`):
 5. ``convert_inputs`` / ``convert_outputs``: ModelEditor's uint8 inputs and int8 outputs;
 6. ``partition``: NPU or host for every node, with the reason;
 7. I/O plan (``permute_input``, ``remove_lower``, ``remove_unlower``) and Lower / Unlower;
-8. emission: scheduling, host subgraphs, costs, memory plan.
+8. emission: scheduling, host subgraphs, costs, program sizes, memory plan; the program of a PE
+   must fit its instruction memory unless ``use_program_loading`` is set (:mod:`.program_size`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any, Mapping
 from furiosa.common.errors import CompilerWarning, InvalidConfigError, UnsupportedModelError, warn_user
 from furiosa.quantizer.metadata import Calibration
 
-from . import edges, enf
+from . import edges, enf, program_size
 from .config import CompilerConfig
 from .emit import emit
 from .frontend.onnx import read_model, to_graph
@@ -69,7 +70,7 @@ def compile_graph(graph: Graph, target: str, batch_size: int, config: CompilerCo
         raise InvalidConfigError("permute_input and remove_lower cannot be combined: a lowered input has no axes to permute")
     plan = edges.plan_io(graph, context)
     edges.insert_layout(graph, plan)
-    if calibration is None and not any(n.unit == "npu" for n in graph.nodes):
+    if source_format == "onnx" and calibration is None and all(n.op == "onnx" for n in graph.nodes):
         message = (
             f"the model has no quantization parameters: all {len(graph.nodes)} operators run on the host "
             "in float32; calibrate and quantize it (furiosa.quantizer) to run it on the NPU"
@@ -79,6 +80,7 @@ def compile_graph(graph: Graph, target: str, batch_size: int, config: CompilerCo
     if calibration is not None and calibration.ranges:
         source_format = "onnx+calibration"
     program = emit(graph, plan, target, batch_size, config.to_mapping(), source_format)
+    program_size.check(program.operators, target, config.use_program_loading)
     return enf.verify(program)
 
 
@@ -103,7 +105,9 @@ def compile_data(data: bytes, origin: str = "<bytes>", base_dir: Path | None = N
                         "won't be effective")
         return program
     if kind == "tflite":
-        raise UnsupportedModelError(f"{origin} is a TFLite model; TFLite models are not supported yet")
+        from .frontend import tflite
+
+        return compile_graph(tflite.to_graph(tflite.read_model(data, origin), origin), target, batch, cfg, "tflite")
     if kind == "dfg":
         raise UnsupportedModelError(
             f"{origin} is a Furiosa DFG file written by the 0.9 quantizer; recompile from the ONNX model instead"

@@ -24,11 +24,13 @@ from furiosa.common.version import emulator_version
 from furiosa.compiler import enf
 from furiosa.compiler.source import detect, read_source
 from furiosa.device import config as device_config
-from furiosa.device import inventory
+from furiosa.device import activity, inventory
 from furiosa.device.emulator.events import Span, new_id, now_ns, thread_number
+from furiosa.device.emulator import timing
 from furiosa.device.emulator.executor import Executor
 
 from . import _tracing
+from ._profiler import environment
 from ._errors import SessionClosed, translate
 from ._types import Model
 
@@ -109,11 +111,11 @@ def load_program(model: Any, target: str, batch_size: int | None, compiler_confi
                         "won't be effective")
         _compatible(program, target, origin)
         return program
-    from furiosa.compiler import pipeline
+    from furiosa.compiler import cache
 
     started = time.perf_counter()
-    program = pipeline.compile_data(data, origin, base_dir, target=target, batch_size=batch_size,
-                                    config=compiler_config)
+    program = cache.compile_data(data, origin, base_dir, target=target, batch_size=batch_size,
+                                 config=compiler_config)
     log.info("the model compile is successful (took %.3f secs)", time.perf_counter() - started)
     return program
 
@@ -155,6 +157,7 @@ class Engine:
         self._devices = devices
         self._owns_devices = owns_devices
         try:
+            self._pace = settings.emulator_pace()  # FURIOSA_EMU_PACE: take at least the modeled time
             with translate():
                 self.program = load_program(model, devices.target, batch, config)
                 self.executor = Executor(self.program)
@@ -163,6 +166,10 @@ class Engine:
                 devices.release()
             raise
         self.devices = list(devices.files)
+        executions = self.executor.executions  # modeled NPU time per inference, for furiosactl top
+        self.activity = activity.Publisher([d.name for d in self.devices], sum(e.run_ns for e in executions),
+                                           sum(e.iowait_ns for e in executions))
+        self._env_trace = environment.attach()  # FURIOSA_PROFILER_OUTPUT_PATH: trace without code changes
         self.model = Model._make(self.program)
         self.worker_num = workers
         self._slots = threading.BoundedSemaphore(workers)
@@ -195,6 +202,10 @@ class Engine:
         with self._state:
             self._closed = True
             done = self._state.wait_for(lambda: self._in_flight == 0, timeout)
+        self.activity.close()
+        trace, self._env_trace = self._env_trace, None
+        if trace is not None:
+            environment.detach(trace)
         if self._owns_devices:
             self._devices.release()
         return done
@@ -210,23 +221,34 @@ class Engine:
             self._leave()
 
     def execute(self, arrays: Sequence[np.ndarray], turn: int = 0) -> list[np.ndarray]:
+        with translate():
+            return self._execute(arrays, turn)
+
+    def _execute(self, arrays: Sequence[np.ndarray], turn: int) -> list[np.ndarray]:
         device = self.devices[turn % len(self.devices)]
+        with self.activity.busy(device.name):
+            return self._execute_on(device, arrays)
+
+    def _execute_on(self, device: inventory.DeviceFile, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         pe_index = device.cores[0]
         sink = _tracing.active()
         if sink is None:
-            return self._batched(arrays, None, 0, 0, pe_index)
+            return self._batched(arrays, None, 0, 0, pe_index, device.name)
         trace_id, span_id, start = new_id(128), new_id(), now_ns()
         try:
-            return self._batched(arrays, sink, trace_id, span_id, pe_index)
+            return self._batched(arrays, sink, trace_id, span_id, pe_index, device.name)
         finally:
             sink(Span("Inference", "Runtime", start, now_ns(), thread_number(), trace_id, span_id))
 
-    def _batched(self, arrays, sink, trace_id, span_id, pe_index) -> list[np.ndarray]:
+    def _batched(self, arrays, sink, trace_id, span_id, pe_index, device: str) -> list[np.ndarray]:
+        # The device's modeled timeline is shared by every runner and worker using it.
+        options = dict(device=device, timeline=timing.timeline(device), pace=self._pace)
         batch = self.program.batch_size
         if batch == 1:
-            return self.executor.run(arrays, sink, trace_id, span_id, pe_index)
+            return self.executor.run(arrays, sink, trace_id, span_id, pe_index, **options)
         parts = [np.split(a, batch, axis=0) for a in arrays]
-        results = [self.executor.run([p[i] for p in parts], sink, trace_id, span_id, pe_index) for i in range(batch)]
+        results = self.executor.run_batch([[p[i] for p in parts] for i in range(batch)], sink, trace_id, span_id,
+                                          pe_index, **options)
         return [np.concatenate([r[j] for r in results], axis=0) for j in range(len(results[0]))]
 
     def __del__(self) -> None:

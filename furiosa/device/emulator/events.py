@@ -1,7 +1,8 @@
 """Profiler events: the only thing the device tells the runtime and the profiler about timing.
 
 A :class:`Span` is one interval on one lane. Host work (``cat="Runtime"``) is measured on the
-wall clock; NPU work (``cat="NPU"``) is modeled by the timing model and says so (``modeled``).
+wall clock; NPU work (``cat="NPU"``: executions, their operators, the PCIe transfers around them)
+is modeled by the timing model and says so (``modeled``).
 The runtime's profiler turns spans into Chrome traces, DataFrames and printed reports.
 """
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Span:
     operator_index: Optional[int] = None
     dram_base: Optional[int] = None
     modeled: bool = False
+    device: Optional[str] = None  # the device file of device spans (``npu0pe0-1``), for trace lanes
 
     @property
     def dur(self) -> int:

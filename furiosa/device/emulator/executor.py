@@ -3,16 +3,21 @@
 An :class:`Executor` prepares every operator of a program once (kernels, lookup tables, host
 sessions, modeled times) and then runs it as often as asked, from any number of threads. Runs
 of consecutive NPU operators form *NPU executions*, as on the card. When given a sink, a run
-reports spans: measured ones for host operators, modeled ones for NPU executions and their
-operators (see :mod:`.events` and :mod:`.timing`).
+reports spans: measured ones for host operators, modeled ones for NPU executions, their
+operators and the PCIe transfers around them, placed on the device's modeled timeline (see
+:mod:`.events` and :mod:`.timing`). When asked to pace, a run waits until the modeled device
+would have finished each execution, so that it takes at least the modeled time.
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from furiosa.common.errors import ExecutionError, FuriosaError, UnsupportedModelError
 from furiosa.common.qmath import from_declared, to_declared
 from furiosa.compiler.enf import layout
 from furiosa.compiler.enf.program import IOSpec, Operator, Program
@@ -20,6 +25,8 @@ from furiosa.compiler.enf.program import IOSpec, Operator, Program
 from . import timing
 from .events import Sink, Span, new_id, now_ns, thread_number
 from .kernels import Run, prepare
+
+log = logging.getLogger("furiosa.device")
 
 
 @dataclass(frozen=True)
@@ -34,61 +41,73 @@ class Execution:
 
     index: int
     steps: tuple[Step, ...]
-    operator_ns: tuple[int, ...]
-    iowait_ns: int
+    timing: timing.ExecutionTiming
+
+    @property
+    def operator_ns(self) -> tuple[int, ...]:
+        return self.timing.operator_ns
+
+    @property
+    def iowait_ns(self) -> int:
+        return self.timing.iowait_ns
 
     @property
     def run_ns(self) -> int:
-        return sum(self.operator_ns)
+        return self.timing.run_ns
 
     @property
     def total_ns(self) -> int:
-        return self.run_ns + self.iowait_ns
+        return self.timing.total_ns
 
 
-def _executions(program: Program, steps: list[Step], model: timing.DeviceModel) -> list["Step | Execution"]:
-    streamed = set(program.memory.get("streamed_weights", ()))
-    produced_by: dict[str, str] = {}
-    for step in steps:
-        for name in step.op.outputs:
-            produced_by[name] = step.op.unit
+def _executions(steps: list[Step], modeled: timing.ProgramTiming) -> list["Step | Execution"]:
+    """The steps of a run, with the NPU executions of the timing model grouped."""
+    first = {e.operators[0]: e for e in modeled.executions}
     plan: list[Step | Execution] = []
-    run: list[Step] = []
-
-    def close() -> None:
-        if not run:
-            return
-        inside = {o for s in run for o in s.op.outputs}
-        inputs = {n for s in run for n in s.op.inputs
-                  if n and n not in inside and not program.tensors[n].constant}
-        readers_outside = {n for s in steps if s not in run for n in s.op.inputs} | {o.tensor for o in program.outputs}
-        outputs = {n for n in inside if n in readers_outside}
-        in_bytes = sum(program.tensors[n].nbytes for n in inputs)
-        out_bytes = sum(program.tensors[n].nbytes for n in outputs)
-        op_ns = tuple(timing.operator_ns(s.op.cost, model, program.batch_size, s.op.index in streamed)
-                      for s in run)
-        plan.append(Execution(len([p for p in plan if isinstance(p, Execution)]), tuple(run), op_ns,
-                              timing.iowait_ns(in_bytes, out_bytes, model, program.batch_size)))
-        run.clear()
-
-    for step in steps:
-        if step.op.unit == "npu" and step.op.cost is not None:
-            run.append(step)
-        else:
-            close()
-            plan.append(step)
-    close()
+    position = 0
+    while position < len(steps):
+        found = first.get(steps[position].op.index)
+        if found is None:
+            plan.append(steps[position])
+            position += 1
+            continue
+        count = len(found.operators)
+        plan.append(Execution(found.index, tuple(steps[position:position + count]), found))
+        position += count
     return plan
+
+
+def _sleep_until(moment_ns: int) -> None:
+    remaining = moment_ns - now_ns()
+    if remaining > 0:
+        time.sleep(remaining / 1e9)
+
+
+def _prepare(op: Operator, program: Program) -> Run:
+    try:
+        return prepare(op, program)
+    except FuriosaError:
+        raise
+    except Exception as error:
+        detail = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+        raise UnsupportedModelError(
+            f"operator {op.index} ({op.name}, from {', '.join(op.origin)}) cannot be prepared: "
+            f"{type(error).__name__}: {detail}"
+        ) from error
 
 
 class Executor:
     """A program prepared for the emulated device."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, model: timing.DeviceModel | None = None) -> None:
+        """Prepare ``program``; ``model`` replaces the timing model of its target (what-if studies)."""
         self.program = program
-        self.model = timing.MODELS[program.target]
-        steps = [Step(op, prepare(op, program)) for op in program.operators]
-        self.plan = _executions(program, steps, self.model)
+        self.model = model or timing.model_for(program.target)
+        self.timing = timing.plan(program, self.model)
+        steps = [Step(op, _prepare(op, program)) for op in program.operators]
+        self.plan = _executions(steps, self.timing)
+        self._timeline = timing.Timeline()
+        self._slow_noted = False
         self._constants = {name: program.constant(name) for name, spec in program.tensors.items() if spec.constant}
         last_use: dict[str, int] = {}
         for position, step in enumerate(steps):
@@ -132,48 +151,106 @@ class Executor:
     # --- running -----------------------------------------------------------------------------
     def _step(self, step: Step, env: dict[str, np.ndarray]) -> None:
         # Prepared kernels take the run-time inputs only; they read constants when prepared.
-        outputs = step.run([env[n] for n in step.op.inputs if n and n not in self._constants])
+        try:
+            outputs = step.run([env[n] for n in step.op.inputs if n and n not in self._constants])
+        except Exception as error:
+            op = step.op
+            nodes = ", ".join(f"{n['op_type']} {n['name']!r}" for n in op.attrs.get("nodes", ())) or \
+                ", ".join(op.origin)
+            raise ExecutionError(
+                f"operator {op.index} ({op.name} on the {op.unit}: {nodes}) failed: {type(error).__name__}: "
+                f"{str(error).strip().splitlines()[-1] if str(error).strip() else error!r}"
+            ) from error
         for name, array in zip(step.op.outputs, outputs):
             env[name] = array
         for name in self._free_after.get(self._position[id(step)], ()):
             env.pop(name, None)
 
     def run(self, inputs: Sequence[np.ndarray], sink: Sink | None = None, trace_id: int = 0,
-            parent_span_id: int = 0, pe_index: int = 0) -> list[np.ndarray]:
+            parent_span_id: int = 0, pe_index: int = 0, *, device: str | None = None,
+            timeline: timing.Timeline | None = None, pace: bool = False) -> list[np.ndarray]:
         """Run the program once on arrays matching its inputs; return its outputs."""
+        return self.run_batch([inputs], sink, trace_id, parent_span_id, pe_index, device=device,
+                              timeline=timeline, pace=pace)[0]
+
+    def run_batch(self, samples: Sequence[Sequence[np.ndarray]], sink: Sink | None = None, trace_id: int = 0,
+                  parent_span_id: int = 0, pe_index: int = 0, *, device: str | None = None,
+                  timeline: timing.Timeline | None = None, pace: bool = False) -> list[list[np.ndarray]]:
+        """Run one device batch: ``samples`` holds the inputs of each sample; return each one's outputs.
+
+        The kernels compute sample by sample; the device is modeled once for the whole batch (the
+        program's ``batch_size``). ``sink`` receives the spans; ``device`` names the device's
+        lanes; ``timeline`` is the device's modeled occupancy (shared by everything running on
+        it); ``pace`` waits until the modeled device would have finished each execution.
+        """
         program = self.program
-        env: dict[str, np.ndarray] = {io.tensor: self._to_device(io, a) for io, a in zip(program.inputs, inputs)}
+        envs: list[dict[str, np.ndarray]] = [
+            {io.tensor: self._to_device(io, a) for io, a in zip(program.inputs, inputs)} for inputs in samples
+        ]
         thread = thread_number() if sink is not None else 0
+        clock = timeline if timeline is not None else self._timeline
         for item in self.plan:
             if isinstance(item, Execution):
-                started = now_ns()
-                for step in item.steps:
-                    self._step(step, env)
-                if sink is not None:
-                    self._report_execution(item, started, sink, thread, trace_id, parent_span_id, pe_index)
+                ready = now_ns()
+                for env in envs:
+                    for step in item.steps:
+                        self._step(step, env)
+                if sink is not None or pace:
+                    slot = clock.schedule(ready, item.timing)
+                    if sink is not None:
+                        self._report_execution(item, slot, sink, thread, trace_id, parent_span_id, pe_index, device)
+                    if pace:
+                        self._pace(slot.d2h_end)
                 continue
             started = now_ns() if sink is not None else 0
-            self._step(item, env)
+            for env in envs:
+                self._step(item, env)
             if sink is not None:
                 sink(Span(item.op.name, "Runtime", started, now_ns(), thread, trace_id, new_id(),
                           parent_span_id, operator_index=item.op.index))
-        results = []
-        for io in program.outputs:
-            array = self._from_device(io, env[io.tensor])
-            if any(np.may_share_memory(array, a) for a in inputs):
-                array = array.copy()
-            results.append(array)
-        return results
+        outputs = []
+        for inputs, env in zip(samples, envs):
+            results = []
+            for io in program.outputs:
+                array = self._from_device(io, env[io.tensor])
+                if any(np.may_share_memory(array, a) for a in inputs):
+                    array = array.copy()
+                results.append(array)
+            outputs.append(results)
+        return outputs
 
-    def _report_execution(self, execution: Execution, start: int, sink: Sink, thread: int, trace_id: int,
-                          parent: int, pe_index: int) -> None:
-        span_id = new_id()
-        sink(Span("Execution", "NPU", start, start + execution.total_ns, thread, trace_id, span_id, parent,
-                  pe_index=pe_index, execution_index=execution.index, modeled=True))
-        moment = start + execution.iowait_ns // 2
-        for instruction, (step, duration) in enumerate(zip(execution.steps, execution.operator_ns)):
-            sink(Span(step.op.name, "NPU", moment, moment + duration, thread, trace_id, new_id(), span_id,
-                      pe_index=pe_index, execution_index=execution.index, instruction_index=instruction,
-                      operator_index=step.op.index, modeled=True))
+    def _pace(self, until_ns: int) -> None:
+        late = now_ns() - until_ns
+        if late > 0 and not self._slow_noted:
+            self._slow_noted = True
+            log.info("pacing: the emulator computes slower than the modeled device (%.3f ms late on one "
+                     "execution); paced runs take the emulator's time, not the modeled time", late / 1e6)
+        _sleep_until(until_ns)
+
+    def _report_execution(self, execution: Execution, slot: timing.Slot, sink: Sink, thread: int, trace_id: int,
+                          parent: int, pe_index: int, device: str | None) -> None:
+        modeled = execution.timing
+        index = execution.index
+
+        def span(name: str, start: int, end: int, parent_id: int, **fields) -> int:
+            span_id = new_id()
+            sink(Span(name, "NPU", start, end, thread, trace_id, span_id, parent_id, pe_index=pe_index,
+                      execution_index=index, modeled=True, device=device, **fields))
+            return span_id
+
+        if modeled.h2d_ns:
+            span("HostToDevice", slot.h2d_start, slot.h2d_end, parent)
+        execution_id = span("Execution", slot.start, slot.end, parent)
+        moment = slot.start
+        span("Load", moment, moment + modeled.load_ns, execution_id)
+        moment += modeled.load_ns
+        if modeled.program_load_ns:
+            span("LoadProgram", moment, moment + modeled.program_load_ns, execution_id)
+            moment += modeled.program_load_ns
+        for instruction, (step, duration) in enumerate(zip(execution.steps, modeled.operator_ns)):
+            span(step.op.name, moment, moment + duration, execution_id, instruction_index=instruction,
+                 operator_index=step.op.index)
             moment += duration
-
+        span("Store", moment, moment + modeled.store_ns, execution_id)
+        if modeled.d2h_ns:
+            span("DeviceToHost", slot.d2h_start, slot.d2h_end, parent)
