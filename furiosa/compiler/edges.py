@@ -36,11 +36,14 @@ class IOPlan:
 
     ``permutations`` maps a tensor holding user-permuted data to the permutation;
     ``lowered`` is the set of tensors already in the lowered layout (no Lower needed).
+    ``layout``: how the model lays out 4-D tensors (``NCHW``; ``NHWC`` for TFLite models, whose
+    graph says so in its ``layout`` attribute).
     """
 
     permutations: dict[str, tuple[int, ...]] = field(default_factory=dict)
     lowered: set[str] = field(default_factory=set)
     lowered_outputs: set[int] = field(default_factory=set)
+    layout: str = "NCHW"
     lowered_readers: set[int] = field(default_factory=set)
 
 
@@ -128,7 +131,10 @@ def plan_io(graph: Graph, context: Context) -> IOPlan:
     Runs after placement, since NPU and host readers of a permuted input are treated differently.
     """
     config = context.config
-    plan = IOPlan()
+    plan = IOPlan(layout=getattr(graph, "layout", "NCHW"))
+    if plan.layout != "NCHW" and (config.remove_lower or config.remove_unlower):
+        raise InvalidConfigError(f"remove_lower / remove_unlower need NCHW tensors; this model's tensors are "
+                                 f"{plan.layout} (a TFLite model)")
     perms = config.permute_input or ()
     if len(perms) > len(graph.inputs):
         raise InvalidConfigError(
@@ -206,8 +212,12 @@ def _redirect(graph: Graph, logical: str, permuted: str, perm: tuple[int, ...], 
 
 
 # --- Lower / Unlower ---------------------------------------------------------------------------------
-def width_rule(shape: tuple[int, ...]) -> tuple[str, str, bool]:
-    """(unit, reason, needs Pad/Slice) for lowering or unlowering a tensor of ``shape``."""
+def width_rule(shape: tuple[int, ...], layout: str = "NCHW") -> tuple[str, str, bool]:
+    """(unit, reason, needs Pad/Slice) for lowering or unlowering a tensor of ``shape`` whose four
+    axes are ``layout`` (``NCHW``; ``NHWC`` and its permutations for TFLite models)."""
+    if len(shape) == 4 and layout[-1] != "W":
+        axis = {"C": "channel", "H": "height", "N": "batch"}.get(layout[-1], "axis")
+        return "host", f"the last axis of an {layout} tensor is the {axis} ({shape[3]}), not the width", False
     if len(shape) == 4:
         width = shape[3]
         if width % ALIGN == 0:
@@ -232,7 +242,9 @@ def _lower(graph: Graph, name: str, plan: IOPlan) -> None:
     if not readers or name in plan.lowered:
         return
     value = graph.values[name]
-    unit, why, pad = width_rule(value.shape)
+    perm = plan.permutations.get(name)
+    letters = plan.layout if perm is None or plan.layout == "NCHW" else "".join(plan.layout[p] for p in perm)
+    unit, why, pad = width_rule(value.shape, letters)
     source = name
     if pad:
         padded = graph.fresh(name + "_padded")
@@ -240,7 +252,6 @@ def _lower(graph: Graph, name: str, plan: IOPlan) -> None:
         _place_after(graph, _layout_node("pad", source, padded, "host", f"Pad before Lower: {why}", "Pad",
                                          {"align": ALIGN}), source)
         source = padded
-    perm = plan.permutations.get(name)
     lowered = graph.fresh(name + "_lowered")
     logical_shape = value.shape if perm is None else tuple(value.shape[p] for p in inverse(perm))
     graph.add_value(Value(lowered, logical_shape, value.dtype, value.qparams))
@@ -258,7 +269,7 @@ def _unlower(graph: Graph, name: str, plan: IOPlan) -> None:
     if not host_readers and not outputs:
         return
     value = graph.values[name]
-    unit, why, slice_after = width_rule(value.shape)
+    unit, why, slice_after = width_rule(value.shape, plan.layout)
     unlowered = graph.fresh(name + "_unlowered")
     graph.add_value(Value(unlowered, value.shape, value.dtype, value.qparams))
     _place_after(graph, _layout_node("unlower", name, unlowered, unit, f"Unlower on the {unit}: {why}", "Unlower"),
