@@ -28,6 +28,10 @@ class IncompatibleProgramError(FuriosaError, ValueError):
     """A compiled program (ENF) was built by another compiler version or for another target."""
 
 
+class ExecutionError(FuriosaError, RuntimeError):
+    """An operator failed while a program ran (the inference fails; the runner keeps serving)."""
+
+
 class DeviceError(FuriosaError, RuntimeError):
     """An emulated NPU device could not be found, parsed or opened."""
 

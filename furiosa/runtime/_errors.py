@@ -154,6 +154,8 @@ def runtime_error(error: BaseException) -> FuriosaRuntimeError:
         return IncompatibleModel(message)
     if isinstance(error, (common.InvalidModelError, common.UnsupportedModelError)):
         return CompilationFailed(f"Compilation error: {message}")
+    if isinstance(error, common.ExecutionError):
+        return FuriosaRuntimeError(f"model execution failed: {message}")
     return InternalError(f"{type(error).__name__}: {message}")
 
 

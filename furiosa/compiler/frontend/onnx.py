@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from furiosa.common import onnxrt
 from furiosa.common.errors import InvalidModelError, UnsupportedModelError
 from furiosa.common.qmath import QParams, from_declared
 
@@ -66,6 +67,7 @@ def read_model(data: bytes, origin: str = "<bytes>", base_dir: Path | None = Non
             f"{origin} does not hold an ONNX model (no opset import or an empty graph); "
             "the file may be truncated or not a model at all"
         )
+    _check_text(model, origin)
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         if base_dir is None:
             raise InvalidModelError(
@@ -77,6 +79,61 @@ def read_model(data: bytes, origin: str = "<bytes>", base_dir: Path | None = Non
         except (OSError, ValueError) as error:
             raise InvalidModelError(f"cannot load the external data of {origin}: {error}") from None
     return model
+
+
+def _check_text(model: onnx.ModelProto, origin: str) -> None:
+    """Every name of the model must be text: damaged files often hold bytes that are not UTF-8
+    (protobuf then raises, or hands back ``bytes`` instead of ``str``)."""
+    def text(*values: object) -> None:
+        for value in values:
+            if not isinstance(value, str):
+                raise UnicodeDecodeError("utf-8", b"", 0, 1, "not text")
+
+    where = "the graph"
+    try:
+        graph = model.graph
+        for value in list(graph.input) + list(graph.output) + list(graph.value_info):
+            where = "a graph input or output"
+            text(value.name)
+        for tensor in graph.initializer:
+            where = "an initializer"
+            text(tensor.name)
+        for node in graph.node:
+            where = "a node"
+            text(node.name, node.op_type, node.domain, *node.input, *node.output)
+            for attr in node.attribute:
+                text(attr.name)
+        for entry in model.opset_import:
+            text(entry.domain)
+        for prop in model.metadata_props:
+            where = "the metadata"
+            text(prop.key, prop.value)
+    except UnicodeDecodeError:
+        raise InvalidModelError(
+            f"{origin} is damaged: {where} holds a name that is not valid UTF-8 text"
+        ) from None
+
+
+def validate(model: onnx.ModelProto, origin: str) -> None:
+    """The ONNX checker's verdict, as a one-line error naming the problem.
+
+    Graph outputs without shape information are legal for onnxruntime (the compiler infers
+    them); the checker insists on the field, so it checks a copy where it is filled in.
+    """
+    checked = model
+    if any(not o.type.tensor_type.HasField("shape") for o in model.graph.output if o.type.HasField("tensor_type")):
+        checked = onnx.ModelProto()
+        checked.CopyFrom(model)
+        for output in checked.graph.output:
+            if output.type.HasField("tensor_type") and not output.type.tensor_type.HasField("shape"):
+                output.type.tensor_type.shape.SetInParent()
+    try:
+        onnx.checker.check_model(checked)
+    except UnicodeDecodeError:
+        raise InvalidModelError(f"{origin} is damaged: it holds text that is not valid UTF-8") from None
+    except onnx.checker.ValidationError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "the model is malformed"
+        raise InvalidModelError(f"{origin} is not a valid ONNX model: {first}") from None
 
 
 def opset_of(model: onnx.ModelProto) -> int:
@@ -167,7 +224,6 @@ def infer_shapes(model: onnx.ModelProto) -> dict[str, tuple[tuple[int, ...], int
 
 def _shapes_by_running(model: onnx.ModelProto, names: list[str]) -> dict[str, tuple[tuple[int, ...], int]]:
     """Shapes ONNX inference left unknown, taken from one onnxruntime run on zeros."""
-    import onnxruntime as ort
 
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
@@ -184,9 +240,7 @@ def _shapes_by_running(model: onnx.ModelProto, names: list[str]) -> dict[str, tu
         shape = [d.dim_value for d in tensor.shape.dim]
         feeds[value.name] = np.zeros(shape, dtype=np.dtype(np_dtype(tensor.elem_type)))
     try:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = onnxrt.session(probe)
         results = session.run(names, feeds)
     except Exception as error:
         raise UnsupportedModelError(
@@ -250,7 +304,14 @@ class _Builder:
         axis = None
         if scale_a.size > 1:
             axis = axis_attr if axis_attr >= 0 else axis_attr + rank
-        return QParams.make(scale_a, zp_a, dtype, axis)
+        if zp_a.size not in (1, scale_a.size):
+            raise UnsupportedModelError(
+                f"{node.op_type} node {node.name!r} has {scale_a.size} scales but {zp_a.size} zero points"
+            )
+        try:
+            return QParams.make(scale_a, zp_a, dtype, axis)
+        except ValueError as error:
+            raise InvalidModelError(f"{node.op_type} node {node.name!r} has invalid quantization parameters: {error}") from None
 
     def add_quantize(self, x: str, y: str, qp: QParams, name: str, origin: tuple[str, ...]) -> None:
         shape = self.value(x).shape
@@ -440,6 +501,7 @@ _QOPERATOR = {
 def to_graph(model: onnx.ModelProto, origin: str = "<bytes>") -> Graph:
     """Translate a checked ONNX model into a :class:`Graph` with static shapes."""
     check_model(model, origin)
+    validate(model, origin)
     warnings: list[str] = []
     static_inputs(model, warnings)
     shapes = infer_shapes(model)

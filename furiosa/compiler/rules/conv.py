@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from furiosa.common.errors import InvalidModelError
 from furiosa.common.qmath import QParams, dequantize
 
 from . import Match, activation_bounds, onnx_attrs, rule
@@ -30,6 +31,23 @@ def explicit_pads(attrs: dict, in_hw: tuple[int, int], kernel: tuple[int, int],
         head.append(first)
         tail.append(needed - first)
     return head + tail
+
+
+def check_window(m: Match, kernel: tuple[int, ...], strides, dilations, pads) -> None:
+    """Refuse window attributes no valid model has, naming the node."""
+    problems = []
+    if any(s < 1 for s in strides):
+        problems.append(f"strides {list(strides)} must be positive")
+    if any(d < 1 for d in dilations):
+        problems.append(f"dilations {list(dilations)} must be positive")
+    if any(p < 0 for p in pads):
+        problems.append(f"pads {list(pads)} must not be negative")
+    if any(k < 1 for k in kernel):
+        problems.append(f"kernel shape {list(kernel)} must be positive")
+    if len(strides) != 2 or len(dilations) != 2 or len(pads) != 4:
+        problems.append("a 2-D window needs 2 strides, 2 dilations and 4 pads")
+    if problems:
+        raise InvalidModelError(f"{m.node.describe()}: " + "; ".join(problems))
 
 
 def int32_bias(m: Match, index: int, x_qp: QParams, w_qp: QParams, channels: int) -> str | None:
@@ -90,6 +108,12 @@ def build_conv(m: Match) -> Node | None:
     strides = tuple(attrs.get("strides", [1, 1]))
     dilations = tuple(attrs.get("dilations", [1, 1]))
     in_shape = m.float_shape(0)
+    check_window(m, (kh, kw), strides, dilations, attrs.get("pads", [0, 0, 0, 0]))
+    if group < 1 or in_shape[1] != in_c_per_group * group or out_c % group:
+        raise InvalidModelError(
+            f"{m.node.describe()}: group {group} does not fit {in_shape[1]} input and {out_c} output channels "
+            f"with weights of shape {list(weight.shape)}"
+        )
     pads = explicit_pads(attrs, in_shape[2:], (kh, kw), strides, dilations)
     bias = int32_bias(m, 2, x_qp, m.qp(w), out_c)
     if bias is None and len(m.node.inputs) > 2 and m.node.inputs[2]:

@@ -9,8 +9,10 @@ where ``count`` is the number of window positions counted (padding included or n
 """
 from __future__ import annotations
 
+from furiosa.common.errors import UnsupportedModelError
+
 from . import Match, onnx_attrs, rule
-from .conv import explicit_pads
+from .conv import check_window, explicit_pads
 from ..ir import Node
 
 
@@ -25,12 +27,21 @@ def window(m: Match, attrs: dict, global_pool: bool) -> dict | None:
     kernel = tuple(attrs["kernel_shape"])
     strides = tuple(attrs.get("strides", [1, 1]))
     dilations = tuple(attrs.get("dilations", [1, 1]))
+    check_window(m, kernel, strides, dilations, attrs.get("pads", [0, 0, 0, 0]))
     pads = explicit_pads(attrs, in_shape[2:], kernel, strides, dilations)
     extra = []
     for axis in range(2):
         needed = (out_shape[2 + axis] - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1
         have = in_shape[2 + axis] + pads[axis] + pads[axis + 2]
         extra.append(max(0, needed - have))
+        last_start = (out_shape[2 + axis] - 1) * strides[axis]
+        if last_start >= in_shape[2 + axis] + pads[axis]:
+            # ONNX shape inference keeps such a window, onnxruntime and the reference drop it:
+            # refuse rather than give a shape that depends on who you ask.
+            raise UnsupportedModelError(
+                f"{m.node.describe()}: with ceil_mode=1 its last window along axis {2 + axis} starts after the end "
+                "of the padded input; ONNX runtimes disagree on such windows (set ceil_mode=0 or adjust the pads)"
+            )
     return {"kernel": list(kernel), "strides": list(strides), "dilations": list(dilations),
             "pads": pads, "ceil_extra": extra}
 
