@@ -10,8 +10,7 @@ import numpy as np
 from .enf.program import Cost
 from .ir import Graph, Node
 
-LAYOUT_ONLY = {"reshape", "retag"}
-DENSE = {"conv", "gemm", "matmul"}
+LAYOUT_ONLY = {"reshape", "retag", "tflite_reshape"}
 
 
 def _size(graph: Graph, name: str) -> int:
@@ -33,6 +32,15 @@ def op_cost(graph: Graph, node: Node) -> Cost:
         macs = int(np.prod(out, dtype=np.int64)) * int(np.prod(w[1:], dtype=np.int64))
         depthwise = node.attrs.get("group", 1) > 1 and w[1] == 1
         return Cost("depthwise" if depthwise else "dense", macs, 0, weight_bytes, in_bytes, out_bytes)
+    if node.op == "tflite_conv2d":  # NHWC, filters (O, KH, KW, I)
+        _, kh, kw, i = graph.values[node.inputs[1]].shape
+        return Cost("dense", _size(graph, node.outputs[0]) * kh * kw * i, 0, weight_bytes, in_bytes, out_bytes)
+    if node.op == "tflite_depthwise_conv2d":  # filters (1, KH, KW, C * multiplier)
+        _, kh, kw, _ = graph.values[node.inputs[1]].shape
+        return Cost("depthwise", _size(graph, node.outputs[0]) * kh * kw, 0, weight_bytes, in_bytes, out_bytes)
+    if node.op == "tflite_fully_connected":  # weights (N, K)
+        k = graph.values[node.inputs[1]].shape[-1]
+        return Cost("dense", _size(graph, node.outputs[0]) * k, 0, weight_bytes, in_bytes, out_bytes)
     if node.op == "gemm":
         rows = _size(graph, node.inputs[0]) // graph.values[node.inputs[0]].shape[-1]
         n, k = graph.values[node.inputs[1]].shape

@@ -14,9 +14,10 @@ DRAM_BYTES = 16 * 1024 * MIB
 RESERVE = 0.10
 
 
-def plan(operators: list[Operator], target: str) -> dict:
+def plan(operators: list[Operator], target: str, batch_size: int = 1) -> dict:
+    """The plan for ``operators`` run ``batch_size`` samples at a time on ``target``."""
     npu = [op for op in operators if op.unit == "npu" and op.cost is not None]
-    peak_activation = max((op.cost.input_bytes + op.cost.output_bytes for op in npu), default=0)
+    peak_activation = batch_size * max((op.cost.input_bytes + op.cost.output_bytes for op in npu), default=0)
     budget = int(SRAM_BYTES[target] * (1 - RESERVE)) - peak_activation
     resident, streamed, used = [], [], 0
     per_op = []
@@ -33,7 +34,7 @@ def plan(operators: list[Operator], target: str) -> dict:
                 where = "dram"
         per_op.append({"operator": op.index, "name": op.name, "weights": where,
                        "weight_bytes": cost.weight_bytes,
-                       "activation_bytes": cost.input_bytes + cost.output_bytes})
+                       "activation_bytes": batch_size * (cost.input_bytes + cost.output_bytes)})
     return {
         "sram_bytes": SRAM_BYTES[target],
         "dram_bytes": DRAM_BYTES,

@@ -4,7 +4,9 @@ The Warboy operator table (spec/toolchain-api.md ยง12, spec/warboy-hardware.md ย
 each ONNX operator type the NPU accelerates maps to a check that returns ``None`` when the
 node qualifies or the constraint it breaks. Where the English and Korean vendor lists differ,
 the table follows the English list, extended by the Korean version notes for Concat / Slice
-(height and channel axes) and DepthToSpace (both modes). Operators that are special cases of
+(height and channel axes) and DepthToSpace (both modes). Conv's "group <= 128" applies to grouped
+convolutions; depthwise convolutions (one input channel per group) run on the NPU at any width,
+as the vendor's MobileNet v1 profile shows. Operators that are special cases of
 listed ones are placed like them: GlobalAveragePool as AveragePool, GlobalMaxPool as MaxPool,
 Squeeze as Reshape, Identity as a no-op.
 
@@ -49,11 +51,21 @@ def _always(graph: Graph, node: Node, batch: int) -> str | None:
     return None
 
 
+def _depthwise(graph: Graph, node: Node) -> bool:
+    """One input channel per group (a depthwise convolution, channel multiplier allowed)."""
+    if node.op == "tflite_depthwise_conv2d":
+        return True
+    weights = graph.values.get(node.inputs[1]) if len(node.inputs) > 1 else None  # ONNX OIHW
+    return node.op == "conv" and weights is not None and len(weights.shape) == 4 and weights.shape[1] == 1
+
+
 def _conv(graph: Graph, node: Node, batch: int) -> str | None:
     group = node.attrs.get("group", 1)
     dilation = max(node.attrs.get("dilations", [1, 1]))
-    if group > 128:
-        return f"Conv with group {group}: the NPU supports group <= 128"
+    # The table's group limit concerns grouped convolutions: the vendor's MobileNet v1 profile
+    # runs 512- and 1024-channel depthwise convolutions on the NPU (LowLevelDepthwiseConv2d).
+    if group > 128 and not _depthwise(graph, node):
+        return f"Conv with group {group}: the NPU supports grouped convolutions with group <= 128"
     if dilation > 12:
         return f"Conv with dilation {dilation}: the NPU supports dilation <= 12"
     return None

@@ -26,9 +26,10 @@ def test_quantized_cnn_runs_entirely_on_the_npu():
 
 def test_constraint_violations_are_explained():
     b = Builder()
-    x = b.conv("input", 3, 256, 3)
-    grouped = b.conv(x, 256, 256, 3, group=256)
-    wide = b.op("Concat", [grouped, grouped], "wide", axis=3)
+    x = b.conv("input", 3, 512, 3)
+    grouped = b.conv(x, 512, 512, 3, group=256)
+    depthwise = b.conv(grouped, 512, 512, 3, group=512)
+    wide = b.op("Concat", [depthwise, depthwise], "wide", axis=3)
     up = b.op("Resize", [wide, "", b.const(np.array([1, 1, 2, 2], np.float32))], "up", mode="nearest")
     flat = b.op("Reshape", [up, b.const(np.array([4, -1], np.int64))], "flat")
     b.op("Softmax", [flat], "prob", axis=-1)
@@ -37,8 +38,12 @@ def test_constraint_violations_are_explained():
     program = compile_calibrated(model)
     reasons = {op.name: op.reason for op in program.operators if op.unit == "host"}
     host_nodes = {n["op_type"]: n["reason"] for op in program.operators if op.kernel == "onnx" for n in op.attrs["nodes"]}
-    assert "group 256" in reasons["LowLevelDepthwiseConv2d"] and "<= 128" in reasons["LowLevelDepthwiseConv2d"]
+    grouped = [op for op in program.operators if op.name == "LowLevelConv2d" and op.attrs.get("group") == 256]
+    assert grouped[0].unit == "host" and "group 256" in grouped[0].reason and "<= 128" in grouped[0].reason
+    depthwise = next(op for op in program.operators if op.name == "LowLevelDepthwiseConv2d")
+    assert depthwise.unit == "npu" and depthwise.attrs["group"] == 512
     assert "width axis" in reasons["LowLevelConcat"]
+    assert "LowLevelDepthwiseConv2d" not in reasons
     assert "batch 4" in reasons["LowLevelSoftmax"]
     assert "Resize is not in the Warboy NPU operator table" in host_nodes["Resize"]
     first_conv = next(op for op in program.operators if op.name == "LowLevelConv2d")
