@@ -21,6 +21,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("FURIOSA_EMU_STATE_DIR", tempfile.mkdtemp(prefix="furiosa-emu-tests-"))
+# The compiler cache of a test session is its own: nothing is read from or written to the user's.
+os.environ["FC_CACHE_STORE_URL"] = tempfile.mkdtemp(prefix="furiosa-cache-tests-")
 os.environ["FURIOSA_TEST_IS_RUNNING"] = "1"
 os.environ.pop("FURIOSA_DEVICES", None)
 os.environ.pop("NPU_DEVNAME", None)

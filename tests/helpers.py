@@ -16,9 +16,7 @@ def measured_ranges(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) 
     names = [o for n in probe.graph.node for o in n.output if o and o not in known]
     for name in names:
         probe.graph.output.append(onnx.ValueInfoProto(name=name))
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort_session(probe)
     outputs = [o.name for o in session.get_outputs()]
     ranges: dict[str, list[float]] = {}
     for feed in feeds:
@@ -45,9 +43,9 @@ def with_calibration(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]],
 
 
 def ort_session(model: onnx.ModelProto) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    from furiosa.common import onnxrt
+
+    return onnxrt.session(model)
 
 
 def layer_agreement(qdq: onnx.ModelProto, program, feed: dict[str, np.ndarray]) -> float:

@@ -30,7 +30,7 @@ def rand(desc: TensorDesc) -> np.ndarray:
     if dtype.kind == "f":
         return np.random.random_sample(desc.shape).astype(dtype)
     info = np.iinfo(dtype)
-    return np.random.randint(info.min, info.max, size=desc.shape, dtype=dtype, endpoint=True)
+    return np.random.default_rng().integers(info.min, info.max, size=desc.shape, dtype=dtype, endpoint=True)
 
 
 def numpy_dtype(value: Any) -> Any:

@@ -22,7 +22,7 @@ def register(sink: Sink) -> None:
 def unregister(sink: Sink) -> None:
     global _sinks
     with _lock:
-        _sinks = tuple(s for s in _sinks if s is not sink)
+        _sinks = tuple(s for s in _sinks if s != sink)  # bound methods compare equal, not identical
 
 
 def active() -> Sink | None:

@@ -15,6 +15,8 @@ import numpy as np
 from . import _engine
 from ._errors import FuriosaRuntimeError, FuriosaRuntimeWarning, SessionClosed
 from ._inputs import check_inputs, check_named_inputs, output_indexes
+from ._queue import SyncReceiver as Receiver
+from ._queue import SyncSubmitter as Submitter
 from ._types import Axis, DataType, Model, TensorDesc
 from ._aliases import ModelSource, Tensor, TensorArray
 
@@ -187,10 +189,3 @@ def create_queue(model: Any, *, device: str | None = None, worker_num: int | Non
         runtime.close()
         raise
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("Submitter", "Receiver"):
-        from . import _queue
-
-        return getattr(_queue, "Sync" + name)
-    raise AttributeError(f"module 'furiosa.runtime.sync' has no attribute {name!r}")

@@ -68,7 +68,7 @@ def test_semantic_errors(device_dir, monkeypatch, text, message):
 
 
 def test_busy_across_processes(device_dir):
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import sys, time
         from furiosa.device.config import parse
         from furiosa.device.inventory import open_devices

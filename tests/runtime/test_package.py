@@ -160,3 +160,15 @@ def test_warnings_are_furiosa_runtime_warnings(cnn_bytes):
         warnings.simplefilter("always")
         with sync.create_runner(cnn_bytes):
             pass
+
+
+def test_rand_for_integer_inputs(cnn_bytes):
+    from furiosa.compiler.pipeline import compile_data
+    from furiosa.runtime._types import TensorDesc
+
+    program = compile_data(cnn_bytes)
+    import dataclasses
+
+    io = dataclasses.replace(program.inputs[0], dtype="uint8", qparams=None)
+    sample = tensor.rand(TensorDesc._make(io, 1))
+    assert sample.dtype == np.uint8 and sample.shape == (1, 3, 16, 16)

@@ -17,6 +17,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from furiosa.common import onnxrt
+
 _SHIFT = np.uint8(0x80)
 
 
@@ -33,14 +35,9 @@ def to_uint8(stored: np.ndarray) -> np.ndarray:
 
 
 def _session(model: onnx.ModelProto):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
     # Many small sessions run one after another: threads that spin between runs would only
     # compete with the next session's threads for the cores.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return onnxrt.session(model, spinning=False)
 
 
 def _model(node: onnx.NodeProto, x_shape: tuple[int, ...], inits: list[onnx.TensorProto]) -> onnx.ModelProto:

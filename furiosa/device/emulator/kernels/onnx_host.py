@@ -3,19 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from furiosa.common import onnxrt
 from furiosa.common.errors import UnsupportedModelError
 
 from . import KernelContext, Run, kernel
 
 
 def session(model: bytes, threads: int = 0):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return onnxrt.session(model, threads=threads)
 
 
 @kernel("onnx")
