@@ -248,13 +248,13 @@ def _lower(graph: Graph, name: str, plan: IOPlan) -> None:
     source = name
     if pad:
         padded = graph.fresh(name + "_padded")
-        graph.add_value(Value(padded, value.shape, value.dtype, value.qparams))
+        graph.add_value(Value(padded, value.shape, value.dtype, value.qparams, source=value.source))
         _place_after(graph, _layout_node("pad", source, padded, "host", f"Pad before Lower: {why}", "Pad",
                                          {"align": ALIGN}), source)
         source = padded
     lowered = graph.fresh(name + "_lowered")
     logical_shape = value.shape if perm is None else tuple(value.shape[p] for p in inverse(perm))
-    graph.add_value(Value(lowered, logical_shape, value.dtype, value.qparams))
+    graph.add_value(Value(lowered, logical_shape, value.dtype, value.qparams, source=value.source))
     attrs = {"perm": None if perm is None else list(inverse(perm))}
     _place_after(graph, _layout_node("lower", source, lowered, unit, f"Lower on the {unit}: {why}", "Lower", attrs),
                  source)
@@ -271,13 +271,13 @@ def _unlower(graph: Graph, name: str, plan: IOPlan) -> None:
     value = graph.values[name]
     unit, why, slice_after = width_rule(value.shape, plan.layout)
     unlowered = graph.fresh(name + "_unlowered")
-    graph.add_value(Value(unlowered, value.shape, value.dtype, value.qparams))
+    graph.add_value(Value(unlowered, value.shape, value.dtype, value.qparams, source=value.source))
     _place_after(graph, _layout_node("unlower", name, unlowered, unit, f"Unlower on the {unit}: {why}", "Unlower"),
                  name)
     final = unlowered
     if slice_after:
         final = graph.fresh(name + "_sliced")
-        graph.add_value(Value(final, value.shape, value.dtype, value.qparams))
+        graph.add_value(Value(final, value.shape, value.dtype, value.qparams, source=value.source))
         _place_after(graph, _layout_node("slice", unlowered, final, "host", f"Slice after Unlower: {why}", "Slice",
                                          {"align": ALIGN}), unlowered)
     for reader in host_readers:

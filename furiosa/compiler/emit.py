@@ -173,7 +173,7 @@ def emit(graph: Graph, plan: IOPlan, target: str, batch_size: int, config: dict[
     for name in sorted(used):
         value = graph.values[name]
         tensors[name] = TensorSpec(name, tuple(int(d) for d in value.shape), value.dtype, value.qparams,
-                                   value.is_const)
+                                   value.is_const, value.source)
         if value.is_const:
             blobs[name] = np.ascontiguousarray(value.const).tobytes()
     inputs = tuple(

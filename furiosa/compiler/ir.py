@@ -28,6 +28,7 @@ class Value:
     dtype: str
     qparams: QParams | None = None
     const: np.ndarray | None = None
+    source: str | None = None  # the model's float tensor a quantized value stands for
 
     @property
     def is_const(self) -> bool:

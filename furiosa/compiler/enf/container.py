@@ -94,7 +94,7 @@ def write(program: Program) -> bytes:
         "outputs": [_io_json(io) for io in program.outputs],
         "tensors": [
             {"name": t.name, "shape": list(t.shape), "dtype": t.dtype,
-             "qparams": _qparams_json(t.qparams), "constant": t.constant}
+             "qparams": _qparams_json(t.qparams), "constant": t.constant, "source": t.source}
             for t in program.tensors.values()
         ],
         "operators": [_op_json(op) for op in program.operators],
@@ -169,7 +169,7 @@ def _program(manifest: dict, blob: memoryview) -> Program:
     tensors = {}
     for t in manifest["tensors"]:
         spec = TensorSpec(t["name"], tuple(int(d) for d in t["shape"]), str(t["dtype"]),
-                          _qparams(t["qparams"]), bool(t["constant"]))
+                          _qparams(t["qparams"]), bool(t["constant"]), t.get("source"))
         tensors[spec.name] = spec
     operators = tuple(
         Operator(

@@ -44,13 +44,18 @@ def thaw(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One tensor of the program: its stored shape and dtype, and its quantized meaning."""
+    """One tensor of the program: its stored shape and dtype, and its quantized meaning.
+
+    ``source`` names the source model's float tensor a quantized tensor stands for (the input of
+    the QuantizeLinear it came from), for tools comparing the int8 program with the float model.
+    """
 
     name: str
     shape: tuple[int, ...]
     dtype: str
     qparams: QParams | None = None
     constant: bool = False
+    source: str | None = None
 
     @property
     def nbytes(self) -> int:

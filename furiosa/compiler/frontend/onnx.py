@@ -315,7 +315,7 @@ class _Builder:
 
     def add_quantize(self, x: str, y: str, qp: QParams, name: str, origin: tuple[str, ...]) -> None:
         shape = self.value(x).shape
-        self.graph.add_value(Value(y, shape, "int8", qp))
+        self.graph.add_value(Value(y, shape, "int8", qp, source=x))
         self.graph.add_node(Node("quantize", [x], [y], name=name, origin=origin))
 
     def add_dequantize(self, q: str, y: str, qp: QParams, name: str, origin: tuple[str, ...]) -> None:

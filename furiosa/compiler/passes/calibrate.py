@@ -64,7 +64,7 @@ def _insert_pair(graph: Graph, name: str, qp: QParams) -> str:
     value = graph.values[name]
     q_name = graph.fresh(name + "_quantized")
     dq_name = graph.fresh(name + "_dequantized")
-    graph.add_value(Value(q_name, value.shape, "int8", qp))
+    graph.add_value(Value(q_name, value.shape, "int8", qp, source=name))
     graph.add_value(Value(dq_name, value.shape, "float32"))
     users = graph.consumers(name)
     producer = graph.producer(name)
