@@ -14,11 +14,11 @@ PIP     = $(PY) -m pip --disable-pip-version-check -q
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed: pyproject.toml setup.py furiosa/device/emulator/kernels/_native.c | $(VENV)/bin/python
 	$(PIP) install -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml setup.py $(VENV)/.installed
 	$(PIP) install -e '.[test]'
 	touch $@
 

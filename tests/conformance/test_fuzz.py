@@ -3,7 +3,7 @@
 The table (:mod:`tests.conformance.cases`) lists the cases someone thought of; here hypothesis
 combines shapes, strides, pads, dilations, groups, data types, zero points and data modes
 freely, through the same case generators and the same check (:func:`~.harness.check_case`,
-both backends). Runs are reproducible and bounded: ``derandomize=True``, no example database,
+every backend). Runs are reproducible and bounded: ``derandomize=True``, no example database,
 a fixed number of examples. A failure prints the drawn case; add it to the table once fixed.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 from .cases import (_resolved_pads, _window_counts, avgpool_case, binary_case, conv_case, maxpool_case,
                     qlinear_matmul_case)
-from .harness import BACKENDS, check_case
+from .harness import BACKENDS, check_case, use_backend
 
 # Operators the Warboy table places on the host still run their int8 kernel (not under test).
 pytestmark = pytest.mark.filterwarnings("ignore::furiosa.common.errors.CompilerWarning")
@@ -30,10 +30,10 @@ def _spec_id(prefix: str, spec: dict) -> str:
     return prefix + "/" + ",".join(f"{k}={v}" for k, v in sorted(spec.items()))
 
 
-def _check_both_backends(case) -> None:
+def _check_every_backend(case) -> None:
     for backend in BACKENDS:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("FURIOSA_EMU_KERNELS", backend)
+            use_backend(mp, backend)
             check_case(case)
 
 
@@ -73,7 +73,7 @@ def conv_specs(draw) -> dict:
 @FUZZ
 @given(conv_specs())
 def test_conv(spec: dict) -> None:
-    _check_both_backends(conv_case(_spec_id("fuzz-conv", spec), **spec))
+    _check_every_backend(conv_case(_spec_id("fuzz-conv", spec), **spec))
 
 
 @st.composite
@@ -120,13 +120,13 @@ def test_avgpool(spec: dict, include_pad: bool) -> None:
         spec = {k: v for k, v in spec.items() if k != "dilations"}  # an attribute from opset 19 on
     case = avgpool_case(_spec_id("fuzz-avgpool", {**spec, "include_pad": include_pad}), include_pad=include_pad,
                         opset=opset, **spec)
-    _check_both_backends(case)
+    _check_every_backend(case)
 
 
 @FUZZ
 @given(pool_specs())
 def test_maxpool(spec: dict) -> None:
-    _check_both_backends(maxpool_case(_spec_id("fuzz-maxpool", spec), **spec))
+    _check_every_backend(maxpool_case(_spec_id("fuzz-maxpool", spec), **spec))
 
 
 @st.composite
@@ -151,7 +151,7 @@ def matrix_specs(draw) -> dict:
 @FUZZ
 @given(matrix_specs())
 def test_matrix(spec: dict) -> None:
-    _check_both_backends(qlinear_matmul_case(_spec_id("fuzz-matrix", spec), **spec))
+    _check_every_backend(qlinear_matmul_case(_spec_id("fuzz-matrix", spec), **spec))
 
 
 BINARY_OPS = st.sampled_from(["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"])
@@ -166,4 +166,4 @@ def test_binary(op: str, shapes, mode: str, activation: str) -> None:
     activation = activation if op == "Add" else "none"
     case = binary_case(_spec_id("fuzz-binary", dict(op=op, a=a_shape, b=b_shape, mode=mode, act=activation)),
                        op, mode, (a_shape, b_shape), activation=activation)
-    _check_both_backends(case)
+    _check_every_backend(case)

@@ -4,7 +4,7 @@ Each case of :data:`tests.conformance.cases.CASES` is a tiny generated ONNX mode
 data and quantization parameters). The model is compiled, the program is checked to consist of
 the kernel under test (so a fallback to the host's float path or a missed fusion cannot pass
 vacuously), it runs on the emulator with every exact-product backend
-(``FURIOSA_EMU_KERNELS=integer`` and ``blas``), and its outputs must equal, with
+(``FURIOSA_EMU_KERNELS=native`` in both convolution orientations, ``integer`` and ``blas``), and its outputs must equal, with
 ``np.array_equal`` and the same dtype and shape, what ``onnx.reference`` computes.
 
 What the reference evaluates, and why it is our semantics (docs/architecture.md, "Integer
@@ -55,7 +55,7 @@ from furiosa.device.emulator.kernels import KERNELS
 
 from .builders import Case
 from .cases import CASES, COVERED_BINARY, COVERED_UNARY
-from .harness import BACKENDS, BOOKKEEPING, NOT_NPU, built, check_case, expected
+from .harness import BACKENDS, BOOKKEEPING, NOT_NPU, built, check_case, expected, use_backend
 
 # TFLite models' kernels follow TFLite's integer arithmetic (fixed-point multipliers), not the
 # ONNX operators': their oracle is TFLite's interpreter, not onnx.reference.
@@ -68,7 +68,7 @@ FOREIGN_PREFIX = "tflite_"
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_kernel_is_bit_exact(case: Case, backend: str, monkeypatch) -> None:
-    monkeypatch.setenv("FURIOSA_EMU_KERNELS", backend)
+    use_backend(monkeypatch, backend)
     check_case(case)
 
 

@@ -24,7 +24,7 @@ from furiosa.compiler.enf.program import IOSpec, Operator, Program
 
 from . import timing
 from .events import Sink, Span, new_id, now_ns, thread_number
-from .kernels import Run, prepare
+from .kernels import Run, parallel, prepare
 
 log = logging.getLogger("furiosa.device")
 
@@ -183,6 +183,10 @@ class Executor:
         lanes; ``timeline`` is the device's modeled occupancy (shared by everything running on
         it); ``pace`` waits until the modeled device would have finished each execution.
         """
+        with parallel.running():
+            return self._run_batch(samples, sink, trace_id, parent_span_id, pe_index, device, timeline, pace)
+
+    def _run_batch(self, samples, sink, trace_id, parent_span_id, pe_index, device, timeline, pace):
         program = self.program
         envs: list[dict[str, np.ndarray]] = [
             {io.tensor: self._to_device(io, a) for io, a in zip(program.inputs, inputs)} for inputs in samples

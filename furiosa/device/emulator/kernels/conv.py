@@ -2,9 +2,17 @@
 
 With stored inputs ``s``, stored input zero point ``z`` and ``w' = w - zw`` (declared domain):
 ``acc = sum(s * w') - z * sum(w') + bias``, where padding holds ``z`` so that it contributes
-nothing. The products are formed with :class:`~.exact.ExactMatmul` (float32, exact by
-construction) or, for depthwise convolutions, by shifted multiply-adds whose bound is checked.
-Requantization is :func:`furiosa.common.qmath.requantize` with QLinearConv's multiplier.
+nothing. The products are formed, by backend (:func:`.integer.backend`):
+
+* ``native``: patch rows built by the native loops, multiplied by onnxruntime's
+  ``MatMulInteger`` (exact int32), requantized by the native loops straight into the output
+  layout; depthwise convolutions summed exactly in int32 by a native loop;
+* ``integer``: onnxruntime's ``ConvInteger``;
+* ``blas``: :class:`~.exact.ExactMatmul` (float32, exact by construction) or, for depthwise
+  convolutions, shifted multiply-adds whose bound is checked.
+
+Requantization is :func:`furiosa.common.qmath.requantize` with QLinearConv's multiplier (the
+native loops compute the same expression).
 """
 from __future__ import annotations
 
@@ -12,9 +20,11 @@ import numpy as np
 
 from furiosa.common.qmath import multiplier, requantize
 
-from . import KernelContext, Run, integer, kernel
+from . import KernelContext, Run, integer, kernel, native, parallel
 from .exact import LIMIT, MAX_STORED, ExactMatmul
 from .parallel import by_channel
+
+ROWS_BELOW = 400  # output pixels below which the native convolution multiplies patch rows by the weights
 
 
 def declared_weight(ctx: KernelContext, name: str) -> np.ndarray:
@@ -78,6 +88,9 @@ def prepare_conv(ctx: KernelContext) -> Run:
         return xf
 
     depthwise = group == c == o and cg == 1
+    fast = _native_conv(ctx, wprime, mult, zero, depthwise)
+    if fast is not None:
+        return fast
     if depthwise:
         taps = [(i, j, wprime[:, 0, i, j].astype(np.float32).reshape(1, o, 1, 1)) for i in range(kh) for j in range(kw)]
         wide = np.abs(rows).sum(axis=1).max(initial=0) * MAX_STORED > LIMIT
@@ -128,5 +141,113 @@ def prepare_conv(ctx: KernelContext) -> Run:
     def run(args):
         acc = matmul(columns(pad(args[0])))
         return [finish(acc.reshape(n, o, oh, ow), mult, ctx)]
+
+    return run
+
+
+def native_requant(ctx: KernelContext, bias: np.ndarray, mult: np.ndarray) -> native.Requant:
+    """The native requantization of this operator's output (per-tensor output parameters)."""
+    qp = ctx.qp(ctx.op.outputs[0])
+    clamp = ctx.attrs.get("clamp")
+    return native.Requant(bias, mult, qp.zero_point[0], qp.limits, qp.offset,
+                          None if clamp is None else (int(clamp[0]), int(clamp[1])))
+
+
+def _native_conv(ctx: KernelContext, wprime: np.ndarray, mult: np.ndarray, zero: int, depthwise: bool) -> Run | None:
+    """The ``native`` backend's convolution, or None where it does not apply."""
+    if integer.backend() != "native" or ctx.qp(ctx.op.outputs[0]).per_channel:
+        return None
+    x_name, w_name = ctx.op.inputs[0], ctx.op.inputs[1]
+    n, c, h, w = ctx.spec(x_name).shape
+    _, o, oh, ow = ctx.spec(ctx.op.outputs[0]).shape
+    _, cg, kh, kw = wprime.shape
+    group = int(ctx.attrs.get("group", 1))
+    sh, sw = ctx.attrs["strides"]
+    pt, pl, pb, pr = ctx.attrs["pads"]
+    bias = bias_total(ctx, 2, np.zeros((o, 1), np.int64), 0)
+    bound = int(np.abs(wprime.reshape(o, -1)).sum(axis=1).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
+    if bound >= 2**31:
+        return None
+    requant = native_requant(ctx, bias.astype(np.int32), np.broadcast_to(mult.reshape(-1), (o,)))
+    pixels = oh * ow
+
+    if depthwise:
+        geometry = native.Geometry(c, h, w, kh, kw, (sh, sw), ctx.attrs["dilations"], (pt, pl), oh, ow)
+        taps = np.ascontiguousarray(wprime.reshape(o, kh * kw), np.int32)
+
+        def run_depthwise(args):
+            x = args[0]
+            acc = np.empty((n, o, pixels), np.int32)
+            out = np.empty((n, o, pixels), np.int8)
+
+            def part(s: int, c0: int, c1: int) -> None:
+                native.depthwise(x[s], taps, geometry, zero, c0, c1, acc[s])
+                requant.part(c0, c1).planes(acc[s, c0:c1], out[s, c0:c1])
+
+            parts = parallel.spans(o, parallel.ways(n * o * pixels * kh * kw))
+            parallel.run_all([(lambda s=s, c0=c0, c1=c1: part(s, c0, c1)) for s in range(n) for c0, c1 in parts])
+            return [out.reshape(n, o, oh, ow)]
+
+        return run_depthwise
+
+    qp_w = ctx.qp(w_name)
+    if len(set(qp_w.zero_point)) != 1:
+        return None  # onnxruntime takes one zero point for the constant operand
+    og = o // group
+    w_zero = qp_w.zero_point[0] - qp_w.offset
+    stored_w = ctx.const(w_name).reshape(o, -1)
+    geometry = native.Geometry(cg, h, w, kh, kw, (sh, sw), ctx.attrs["dilations"], (pt, pl), oh, ow)
+    direct = kh == kw == 1 and sh == sw == 1 and (pt, pl, pb, pr) == (0, 0, 0, 0)
+    # Output channels are cut into as many blocks as there are cores, each with its own session,
+    # so that one convolution can use every core when nothing else is running.
+    blocks = [(g * og + a, g * og + b) for g in range(group) for a, b in parallel.spans(og, parallel.cores())]
+    requants = [requant.part(a, b) for a, b in blocks]
+    # Weights times patches gives the (channels, pixels) layout directly; with few pixels,
+    # onnxruntime is faster with the weights as the constant right operand, and transposing
+    # the small operands costs less than it gains.
+    by_rows = pixels < ROWS_BELOW
+    if by_rows:
+        gemms = [integer.Gemm(np.ascontiguousarray(stored_w[a:b].T), w_zero, zero + 128) for a, b in blocks]
+        signed = False
+    else:
+        gemms = [integer.PlanarGemm(stored_w[a:b], w_zero, zero) for a, b in blocks]
+        signed = gemms[0].signed
+    pad = (zero & 0xFF) ^ (0 if signed else 0x80)
+    patch = cg * kh * kw
+
+    def patches(x: np.ndarray) -> np.ndarray:
+        """The patch matrix of every group of one sample: (group, cg * kh * kw, pixels)."""
+        if direct and signed:
+            return x.reshape(group, cg, pixels)
+        if direct:
+            return integer.to_uint8(x).reshape(group, cg, pixels)
+        out = np.empty((group, patch, pixels), np.int8 if signed else np.uint8)
+        parts = parallel.spans(cg, parallel.ways(group * patch * pixels * 8))
+        parallel.run_all([(lambda g=g, c0=c0, c1=c1: native.im2col(x[g * cg:(g + 1) * cg], geometry, out[g], c0, c1,
+                                                                    not signed, pad))
+                          for g in range(group) for c0, c1 in parts])
+        return out
+
+    def run(args):
+        x = args[0]
+        out = np.empty((n, o, pixels), np.int8)
+        for s in range(n):
+            cols = patches(x[s])
+            if by_rows:
+                cols = np.ascontiguousarray(cols.transpose(0, 2, 1))
+
+            def part(i: int, s: int = s, cols: np.ndarray = cols) -> None:
+                a, b = blocks[i]
+                if by_rows:
+                    out[s, a:b] = requants[i].rows(gemms[i](cols[a // og])).T
+                else:
+                    requants[i].planes(gemms[i](cols[a // og]), out[s, a:b])
+
+            if parallel.ways(pixels * o * patch) > 1:
+                parallel.run_all([(lambda i=i: part(i)) for i in range(len(blocks))])
+            else:
+                for i in range(len(blocks)):
+                    part(i)
+        return [out.reshape(n, o, oh, ow)]
 
     return run

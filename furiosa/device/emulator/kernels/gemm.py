@@ -12,7 +12,7 @@ import numpy as np
 from furiosa.common.qmath import multiplier
 
 from . import KernelContext, Run, integer, kernel
-from .conv import bias_total, declared_weight, finish, stored_zero_point
+from .conv import bias_total, declared_weight, finish, native_requant, stored_zero_point
 from .exact import ExactMatmul
 
 
@@ -30,6 +30,16 @@ def prepare_gemm(ctx: KernelContext) -> Run:
     rows = int(np.prod(ctx.spec(a_name).shape, dtype=np.int64)) // k
     bias = bias_total(ctx, 2, np.zeros((out_features, 1), np.int64), 0)
     bound = int(np.abs(wprime).sum(axis=1).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
+    if integer.backend() == "native" and bound < 2**31 and not ctx.qp(ctx.op.outputs[0]).per_channel:
+        gemm = integer.Gemm(np.ascontiguousarray(ctx.const(w_name).T), weight_qp.zero_point_array(1) - weight_qp.offset,
+                            zero + 128)
+        requant = native_requant(ctx, bias.astype(np.int32), np.broadcast_to(mult.reshape(-1), (out_features,)))
+
+        def run_native(args):
+            acc = gemm(integer.to_uint8(args[0].reshape(rows, k)))
+            return [requant.rows(acc).reshape(out_shape)]
+
+        return run_native
     if integer.backend() != "blas" and len(set(weight_qp.zero_point)) == 1 and bound < 2**31:
         exact = integer.IntegerMatmul(integer.to_uint8(ctx.const(w_name)).T,
                                       weight_qp.zero_point[0] - weight_qp.offset + 128, zero + 128, rows)

@@ -1,13 +1,25 @@
 """Exact int32 accumulators from onnxruntime's integer kernels.
 
 ``ConvInteger`` and ``MatMulInteger`` compute ``sum((x - zx) * (w - zw))`` in integer
-arithmetic, so their results are exact whatever instructions they use (VNNI where the CPU has
-it). Operands are presented as uint8 (stored int8 plus 128, zero points shifted alike), the
-form onnxruntime runs fastest. Only per-tensor weight zero points are supported; other cases
-use the float32 path of :mod:`.exact`.
+arithmetic, so their results are exact whatever instructions they use, with one exception:
+on x86 CPUs without VNNI, products of uint8 activations and *int8* weights may be formed by an
+instruction that saturates pairs of products to int16. :func:`signed_exact` checks
+once per process, on operands built to saturate, whether this CPU's onnxruntime computes
+uint8 x int8 exactly; where it does not, weights are presented as uint8 (stored int8 plus 128),
+which onnxruntime multiplies exactly on every CPU.
 
-The backend is chosen by ``FURIOSA_EMU_KERNELS``: ``auto`` (default: integer where supported),
-``blas`` (always the float32 path) or ``integer``.
+* :class:`Gemm`: ``MatMulInteger`` of activation rows (M, K) with constant weights (K, N) and
+  per-column weight zero points (fully connected layers);
+* :class:`PlanarGemm`: ``MatMulInteger`` of constant weights (O, K) with a patch matrix (K, P),
+  giving accumulators in the (channels, pixels) layout of NCHW tensors (convolutions).
+
+Both run single-threaded: callers split the work across threads (:mod:`.parallel`).
+* :class:`IntegerConv` / :class:`IntegerMatmul`: whole convolutions and matrix products, the
+  ``integer`` backend.
+
+The backend is chosen by ``FURIOSA_EMU_KERNELS``: ``auto`` (default: ``native`` where the
+native loops are built, else ``integer``), ``native`` (native im2col and requantization around
+:class:`Gemm`), ``integer`` or ``blas`` (the float32 path of :mod:`.exact`).
 """
 from __future__ import annotations
 
@@ -22,10 +34,23 @@ from furiosa.common import onnxrt
 _SHIFT = np.uint8(0x80)
 
 
+BACKENDS = ("auto", "native", "integer", "blas")
+
+
 def backend() -> str:
+    """The backend asked for by ``FURIOSA_EMU_KERNELS``, with ``auto`` resolved."""
     value = os.environ.get("FURIOSA_EMU_KERNELS", "auto").strip().lower()
-    if value not in ("auto", "blas", "integer"):
-        raise ValueError(f"FURIOSA_EMU_KERNELS must be auto, blas or integer, got {value!r}")
+    if value not in BACKENDS:
+        raise ValueError(f"FURIOSA_EMU_KERNELS must be one of {', '.join(BACKENDS)}, got {value!r}")
+    if value in ("auto", "native"):
+        from . import native
+
+        if native.available():
+            return "native"
+        if value == "native":
+            raise ValueError("FURIOSA_EMU_KERNELS=native: the native loops were not built with this installation "
+                             "(reinstall with a C compiler available, or use auto, integer or blas)")
+        return "integer"
     return value
 
 
@@ -86,3 +111,93 @@ def weight_zero(declared: np.ndarray, zero_points) -> int | None:
     """The single uint8 weight zero point, or None if the weights have several."""
     values = set(int(z) for z in np.asarray(zero_points).reshape(-1))
     return values.pop() if len(values) == 1 else None
+
+
+_signed_exact: bool | None = None
+
+
+def signed_exact() -> bool:
+    """Whether onnxruntime's ``MatMulInteger`` multiplies uint8 by int8 exactly on this CPU.
+
+    Checked once, on operands that saturate int16 pair sums (255 * 127 * 2 > 32767) wherever
+    an instruction forms such sums.
+    """
+    global _signed_exact
+    if _signed_exact is None:
+        k = 64
+        a = np.full((4, k), 255, np.uint8)
+        a[1] = 0
+        a[2, ::2] = 255
+        a[2, 1::2] = 1
+        b = np.empty((k, 3), np.int8)
+        b[:, 0], b[:, 1] = 127, -128
+        b[:, 2] = np.tile(np.array([127, -128], np.int8), k // 2)
+        got = Gemm(b, np.zeros(3, np.int8), 0, signed=True)(a)
+        _signed_exact = bool(np.array_equal(got, a.astype(np.int64) @ b.astype(np.int64)))
+    return _signed_exact
+
+
+def _matmul_integer(const_name: str, const: np.ndarray, input_type: int, input_shape, a_zero, b_zero) -> object:
+    """A single-threaded session of ``MatMulInteger`` with one constant operand."""
+    node = helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["y"])
+    inits = [numpy_helper.from_array(const, const_name), numpy_helper.from_array(a_zero, "az"),
+             numpy_helper.from_array(b_zero, "bz")]
+    input_name = "b" if const_name == "a" else "a"
+    graph = helper.make_graph(
+        [node], "gemm", [helper.make_tensor_value_info(input_name, input_type, input_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, None)], inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return onnxrt.session(model, threads=1)
+
+
+class PlanarGemm:
+    """Constant weights (O, K) times a patch matrix (K, P): exact int32 accumulators (O, P).
+
+    ``weight`` holds stored int8 values with one stored zero point ``weight_zero``; they are
+    presented as uint8. The patch matrix holds stored int8 activations (zero point ``x_zero``)
+    where :func:`signed_exact` holds, else the same plus 128 as uint8 (:attr:`signed` says
+    which; :func:`.native.im2col` builds either).
+    """
+
+    def __init__(self, weight: np.ndarray, weight_zero: int, x_zero: int, signed: bool | None = None) -> None:
+        self.signed = signed_exact() if signed is None else signed
+        k = weight.shape[1]
+        a_zero = np.array(weight_zero + 128, np.uint8)
+        if self.signed:
+            b_type, b_zero = TensorProto.INT8, np.array(x_zero, np.int8)
+        else:
+            b_type, b_zero = TensorProto.UINT8, np.array(x_zero + 128, np.uint8)
+        self._session = _matmul_integer("a", to_uint8(np.ascontiguousarray(weight, np.int8)), b_type, (k, "pixels"),
+                                        a_zero, b_zero)
+
+    def __call__(self, patches: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"b": patches})[0]
+
+
+class Gemm:
+    """``MatMulInteger`` of uint8 rows (M, K) with constant weights (K, N): exact int32 (M, N).
+
+    ``weight`` holds stored int8 values and ``weight_zero`` their stored zero point per column
+    (or one for all); ``x_zero`` is the activations' uint8 zero point. With ``signed`` left to
+    None, weights are passed as int8 where :func:`signed_exact` holds (the fast form on
+    CPUs with VNNI), else shifted to uint8.
+    """
+
+    def __init__(self, weight: np.ndarray, weight_zero, x_zero: int, signed: bool | None = None) -> None:
+        k, n = weight.shape
+        zeros = np.broadcast_to(np.asarray(weight_zero, np.int64).reshape(-1), (n,))
+        if signed is None:
+            signed = signed_exact()
+        if signed:
+            w, wz = np.ascontiguousarray(weight, np.int8), zeros.astype(np.int8)
+        else:
+            w, wz = to_uint8(np.ascontiguousarray(weight, np.int8)), (zeros + 128).astype(np.uint8)
+        if len(set(wz.tolist())) == 1:
+            wz = wz[:1].reshape(())
+        self.signed = signed
+        self._session = _matmul_integer("b", w, TensorProto.UINT8, ("rows", k), np.array(x_zero, np.uint8), wz)
+
+    def __call__(self, rows_u8: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"a": rows_u8})[0]

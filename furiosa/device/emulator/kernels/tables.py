@@ -2,7 +2,8 @@
 
 ``lut`` applies ``quantize_out(f(dequantize_in(v)))`` through a 256-entry table, ``binary``
 applies ``quantize_out(act(f(dequantize_a(a), dequantize_b(b))))`` through a 65,536-entry table
-indexed by both stored values (with numpy broadcasting). The float32 functions are those of
+indexed by both stored values (with numpy broadcasting; operands of the same shape go through
+the native loop where it is built). The float32 functions are those of
 :mod:`furiosa.common.functions`, which repeat the ONNX reference operators exactly.
 """
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from furiosa.common import functions
 from furiosa.common.qmath import apply_pair_table, apply_table, pair_table, table
 
-from . import KernelContext, Run, kernel, with_constants
+import numpy as np
+
+from . import KernelContext, Run, integer, kernel, native, parallel, with_constants
 
 
 @kernel("lut")
@@ -28,4 +31,17 @@ def prepare_binary(ctx: KernelContext) -> Run:
     then = None if act is None else functions.unary(act["fn"], act.get("params"))
     fn = functions.chain(functions.binary(ctx.attrs["fn"]), then)
     lut = pair_table(ctx.qp(a), ctx.qp(b), ctx.qp(ctx.op.outputs[0]), fn)
-    return with_constants(ctx, lambda x, y: [apply_pair_table(x, y, lut)])
+    if integer.backend() != "native":
+        return with_constants(ctx, lambda x, y: [apply_pair_table(x, y, lut)])
+
+    def apply(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+        if x.shape != y.shape:  # broadcasting: the numpy definition
+            return [apply_pair_table(x, y, lut)]
+        x, y = np.ascontiguousarray(x).reshape(-1), np.ascontiguousarray(y).reshape(-1)
+        out = np.empty(x.shape, np.int8)
+        parallel.run_all([(lambda i=i, j=j: native.pair_lut(x[i:j], y[i:j], lut, out[i:j]))
+                          for i, j in parallel.spans(x.size, parallel.ways(x.size * 4))])
+        return [out.reshape(shape)]
+
+    shape = ctx.spec(ctx.op.outputs[0]).shape
+    return with_constants(ctx, apply)

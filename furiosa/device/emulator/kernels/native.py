@@ -1,0 +1,129 @@
+"""Python face of the native loops (``_native.c``): argument checks and array allocation.
+
+The extension is optional (built when the package is installed with a C compiler present);
+:func:`available` says whether it loaded. Each function here computes exactly what the numpy
+definitions of :mod:`furiosa.common.qmath` and :mod:`.conv` compute; the tests run both and
+compare every bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from . import _native
+except ImportError:  # built without a C compiler: the numpy definitions are used instead
+    _native = None
+
+
+def available() -> bool:
+    return _native is not None
+
+
+def _contiguous(array: np.ndarray, dtype) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+class Geometry:
+    """Where each tap of a 2-D window reads: one sample (C, H, W), output width ``ow``."""
+
+    def __init__(self, c: int, h: int, w: int, kh: int, kw: int, strides, dilations, pads, oh: int,
+                 ow: int) -> None:
+        """``pads`` holds the top and left padding (bottom and right follow from ``oh``, ``ow``)."""
+        self.c, self.h, self.w, self.kh, self.kw = c, h, w, kh, kw
+        self.sh, self.sw = strides
+        self.dh, self.dw = dilations
+        self.pt, self.pl = pads[0], pads[1]
+        self.oh, self.ow = oh, ow
+
+    @property
+    def patch(self) -> int:
+        return self.c * self.kh * self.kw
+
+    @property
+    def pixels(self) -> int:
+        return self.oh * self.ow
+
+
+def im2col(x: np.ndarray, g: Geometry, out: np.ndarray, c0: int, c1: int, flip: bool, pad: int) -> None:
+    """Rows of channels ``c0:c1`` of one sample's patch matrix (C * kh * kw, oh * ow) into ``out``.
+
+    Row ``(c * kh + ky) * kw + kx`` holds the stored int8 input seen through tap (ky, kx) of
+    channel c, each byte XORed with 0x80 when ``flip`` (uint8 = stored + 128), ``pad`` where
+    the tap falls outside the input.
+    """
+    if not (out.flags.c_contiguous and out.dtype.itemsize == 1):
+        raise ValueError("im2col: the output must be a C-contiguous array of bytes")
+    _native.im2col(_contiguous(x, np.int8), out, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl,
+                   g.oh, g.ow, c0, c1, 0x80 if flip else 0, pad & 0xFF)
+
+
+class Requant:
+    """Requantization of int32 accumulators to one output's stored int8 values.
+
+    ``bias`` (int32) and ``mult`` (float32 multipliers, as float64) are per channel; ``limits``
+    are the declared output type's bounds, narrowed by a fused activation's stored bounds
+    ``clamp``; ``zero_point`` and ``offset`` are the output's declared zero point and storage
+    offset (see :func:`furiosa.common.qmath.requantize`).
+    """
+
+    def __init__(self, bias: np.ndarray, mult: np.ndarray, zero_point: int, limits: tuple[int, int], offset: int,
+                 clamp: tuple[int, int] | None = None) -> None:
+        channels = max(np.size(bias), np.size(mult))
+        self.bias = _contiguous(np.broadcast_to(np.asarray(bias, np.int32).reshape(-1), (channels,)), np.int32)
+        self.mult = _contiguous(np.broadcast_to(np.asarray(mult, np.float32).reshape(-1).astype(np.float64),
+                                                (channels,)), np.float64)
+        lo, hi = limits
+        if clamp is not None:
+            # rint and clipping to integer bounds commute, so the activation's bounds (stored
+            # domain) fold into the declared limits; disjoint ranges leave a single value.
+            c_lo, c_hi = clamp[0] + offset, clamp[1] + offset
+            if c_lo > hi:
+                lo = hi = c_lo
+            elif c_hi < lo:
+                lo = hi = c_hi
+            else:
+                lo, hi = max(lo, c_lo), min(hi, c_hi)
+        self.zero_point, self.lo, self.hi, self.offset = float(zero_point), float(lo), float(hi), int(offset)
+        self.channels = channels
+
+    def rows(self, acc: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``acc`` (rows, channels) to int8 of the same layout."""
+        acc = _contiguous(acc, np.int32)
+        out = np.empty(acc.shape, np.int8) if out is None else out
+        _native.requant(acc, self.bias, self.mult, out, acc.shape[0], self.channels, 0,
+                        self.zero_point, self.lo, self.hi, self.offset)
+        return out
+
+    def planes(self, acc: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``acc`` (channels, pixels) to int8 of the same layout."""
+        acc = _contiguous(acc, np.int32)
+        out = np.empty(acc.shape, np.int8) if out is None else out
+        if not (out.flags.c_contiguous and out.dtype == np.int8):
+            raise ValueError("requant: the output must be a C-contiguous int8 array")
+        _native.requant(acc, self.bias, self.mult, out, acc.shape[1], self.channels, 1,
+                        self.zero_point, self.lo, self.hi, self.offset)
+        return out
+
+    def part(self, start: int, end: int) -> "Requant":
+        """The same requantization for channels ``start:end`` only."""
+        part = object.__new__(Requant)
+        part.__dict__.update(self.__dict__)
+        part.bias, part.mult = self.bias[start:end].copy(), self.mult[start:end].copy()
+        part.channels = end - start
+        return part
+
+
+def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, c0: int, c1: int,
+              out: np.ndarray) -> None:
+    """Exact ``sum((x - zero) * w)`` of channels ``c0:c1`` of one sample into ``out`` (C, oh * ow) int32."""
+    if not (out.flags.c_contiguous and out.dtype == np.int32):
+        raise ValueError("depthwise: the output must be a C-contiguous int32 array")
+    _native.depthwise(_contiguous(x, np.int8), taps, out, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw,
+                      g.pt, g.pl, g.oh, g.ow, zero, c0, c1)
+
+
+def pair_lut(a: np.ndarray, b: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``lut[(a_bits << 8) | b_bits]`` for two stored int8 arrays of the same shape."""
+    out = np.empty(a.shape, np.int8) if out is None else out
+    _native.pair_lut(_contiguous(a, np.int8), _contiguous(b, np.int8), lut, out)
+    return out
