@@ -11,7 +11,8 @@
  *                clamped to [lo, hi], rounded half to even, minus the storage offset
  *                (furiosa.common.qmath.requantize, with a fused activation's bounds folded
  *                into [lo, hi]); rows of (pixels, channels) or planes of (channels, pixels);
- *   depthwise    exact int32 sums of (x - zero) * w over each window of a depthwise conv;
+ *   depthwise    exact int32 sums of (x - zero) * w over each window of a depthwise conv,
+ *                requantized as above;
  *   pair_lut     out[i] = lut[(uint8(a[i]) << 8) | uint8(b[i])] (two-input lookup tables).
  *
  * Floating-point contraction is disabled at build time (-ffp-contract=off): the product and
@@ -127,26 +128,33 @@ typedef struct {
 } Output;
 
 /* acc (rows, n) row-major -> out (rows, n): channel = column. */
-WIDE static void requant_rows_loop(const int32_t *acc, const int32_t *bias, const double *mult, int8_t *out,
-                                   Py_ssize_t rows, Py_ssize_t n, Output o) {
+/* The loops below take their bounds and parameters as locals and restrict-qualified pointers, so
+ * that the compiler knows the int8 stores alias nothing it reads and vectorizes them. */
+WIDE static void requant_run(const int32_t *restrict a, int8_t *restrict y, Py_ssize_t count, double m, double b,
+                             Output o) {
+    const double zp = o.zp, lo = o.lo, hi = o.hi;
+    const int offset = o.offset;
+    for (Py_ssize_t i = 0; i < count; i++)
+        y[i] = requant_one((double)a[i] + b, m, zp, lo, hi, offset);
+}
+
+WIDE static void requant_rows_loop(const int32_t *restrict acc, const int32_t *restrict bias,
+                                   const double *restrict mult, int8_t *restrict out, Py_ssize_t rows, Py_ssize_t n,
+                                   Output o) {
+    const double zp = o.zp, lo = o.lo, hi = o.hi;
+    const int offset = o.offset;
     for (Py_ssize_t r = 0; r < rows; r++) {
-        const int32_t *a = acc + r * n;
-        int8_t *y = out + r * n;
+        const int32_t *restrict a = acc + r * n;
+        int8_t *restrict y = out + r * n;
         for (Py_ssize_t j = 0; j < n; j++)
-            y[j] = requant_one((double)a[j] + (double)bias[j], mult[j], o.zp, o.lo, o.hi, o.offset);
+            y[j] = requant_one((double)a[j] + (double)bias[j], mult[j], zp, lo, hi, offset);
     }
 }
 
-/* acc (n, inner) planar -> out (n, inner): channel = plane. */
-WIDE static void requant_planes_loop(const int32_t *acc, const int32_t *bias, const double *mult, int8_t *out,
-                                     Py_ssize_t n, Py_ssize_t inner, Output o) {
-    for (Py_ssize_t j = 0; j < n; j++) {
-        const double m = mult[j], b = (double)bias[j];
-        const int32_t *a = acc + j * inner;
-        int8_t *y = out + j * inner;
-        for (Py_ssize_t i = 0; i < inner; i++)
-            y[i] = requant_one((double)a[i] + b, m, o.zp, o.lo, o.hi, o.offset);
-    }
+static void requant_planes_loop(const int32_t *acc, const int32_t *bias, const double *mult, int8_t *out,
+                                Py_ssize_t n, Py_ssize_t inner, Output o) {
+    for (Py_ssize_t j = 0; j < n; j++)
+        requant_run(acc + j * inner, out + j * inner, inner, mult[j], (double)bias[j], o);
 }
 
 /* requant(acc, bias, mult, out, rows, n, mode, zp, lo, hi, offset)
@@ -181,59 +189,153 @@ static PyObject *requant(PyObject *self, PyObject *args) {
 }
 
 /* --- depthwise convolution ------------------------------------------------------------------ */
-WIDE static void depthwise_loop(const int8_t *x, const int32_t *w, int32_t *out, const Geometry *g, int zero,
-                                Py_ssize_t c0, Py_ssize_t c1) {
-    const Py_ssize_t taps = g->kh * g->kw, ow = g->ow, oh = g->oh;
-    for (Py_ssize_t ch = c0; ch < c1; ch++) {
-        const int8_t *plane = x + ch * g->h * g->w;
-        const int32_t *wc = w + ch * taps;
-        int32_t *y = out + ch * oh * ow;
-        memset(y, 0, sizeof(int32_t) * (size_t)(oh * ow));
-        for (Py_ssize_t ky = 0; ky < g->kh; ky++) {
-            for (Py_ssize_t kx = 0; kx < g->kw; kx++) {
-                const int32_t tap = wc[ky * g->kw + kx];
-                if (tap == 0) continue;
-                for (Py_ssize_t oy = 0; oy < oh; oy++) {
-                    const Py_ssize_t iy = oy * g->sh + ky * g->dh - g->pt;
-                    if (iy < 0 || iy >= g->h) continue;
-                    const int8_t *line = plane + iy * g->w;
-                    int32_t *yrow = y + oy * ow;
-                    const Py_ssize_t shift = kx * g->dw - g->pl;
-                    Py_ssize_t first, last;
-                    inside(g, shift, &first, &last);
-                    if (g->sw == 1) {
-                        const int8_t *src = line + shift;
-                        for (Py_ssize_t ox = first; ox < last; ox++)
-                            yrow[ox] += ((int32_t)src[ox] - zero) * tap;
-                    } else {
-                        for (Py_ssize_t ox = first; ox < last; ox++)
-                            yrow[ox] += ((int32_t)line[ox * g->sw + shift] - zero) * tap;
-                    }
-                }
-            }
-        }
+/* Per channel: the input minus its zero point is copied into an int32 plane padded with zeros
+ * (so that padding contributes nothing and no tap needs a bounds check); every tap then adds
+ * its weight times a shifted view of that plane to an int32 accumulator plane, and the exact
+ * sums are requantized straight to int8.
+ * - Unit strides: the accumulator is as wide as the padded plane, so each tap is one long loop
+ *   over oh * pw values; the columns beyond ow are computed and dropped.
+ * - Other strides: the padded plane is split into sw column phases (phase r holds columns r,
+ *   r + sw, ...), so that every tap reads a contiguous run of ow values of one phase row. */
+typedef struct {
+    Py_ssize_t ph, pw, width; /* padded plane; width of a phase row */
+    int32_t *plane, *acc, *phases;
+    int8_t *wide; /* requantized rows before they are packed */
+} Scratch;
+
+WIDE static void fill_plane(const int8_t *src, const Geometry *g, int zero, Scratch *t) {
+    memset(t->plane, 0, sizeof(int32_t) * (size_t)(t->ph * t->pw + t->pw));
+    for (Py_ssize_t iy = 0; iy < g->h; iy++) {
+        const Py_ssize_t py = iy + g->pt;
+        if (py >= t->ph) break;
+        int32_t *dst = t->plane + py * t->pw + g->pl;
+        const Py_ssize_t count = g->w < t->pw - g->pl ? g->w : t->pw - g->pl;
+        const int8_t *line = src + iy * g->w;
+        for (Py_ssize_t ix = 0; ix < count; ix++) dst[ix] = (int32_t)line[ix] - zero;
     }
 }
 
-/* depthwise(x, w, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, zero, c0, c1) */
+WIDE static void taps_unit_stride(const int32_t *wc, const Geometry *g, Scratch *t) {
+    const Py_ssize_t span = g->oh * t->pw;
+    memset(t->acc, 0, sizeof(int32_t) * (size_t)span);
+    for (Py_ssize_t ky = 0; ky < g->kh; ky++)
+        for (Py_ssize_t kx = 0; kx < g->kw; kx++) {
+            const int32_t tap = wc[ky * g->kw + kx];
+            if (tap == 0) continue;
+            const int32_t *src = t->plane + ky * g->dh * t->pw + kx * g->dw;
+            int32_t *acc = t->acc;
+            for (Py_ssize_t i = 0; i < span; i++) acc[i] += src[i] * tap;
+        }
+}
+
+WIDE static void taps_strided(const int32_t *wc, const Geometry *g, Scratch *t) {
+    const Py_ssize_t ow = g->ow, sw = g->sw, width = t->width;
+    for (Py_ssize_t r = 0; r < sw; r++)
+        for (Py_ssize_t py = 0; py < t->ph; py++) {
+            const int32_t *src = t->plane + py * t->pw + r;
+            int32_t *dst = t->phases + (r * t->ph + py) * width;
+            Py_ssize_t j = 0;
+            for (; r + j * sw < t->pw; j++) dst[j] = src[j * sw];
+            for (; j < width; j++) dst[j] = 0;
+        }
+    memset(t->acc, 0, sizeof(int32_t) * (size_t)(g->oh * ow));
+    for (Py_ssize_t ky = 0; ky < g->kh; ky++)
+        for (Py_ssize_t kx = 0; kx < g->kw; kx++) {
+            const int32_t tap = wc[ky * g->kw + kx];
+            if (tap == 0) continue;
+            const Py_ssize_t column = kx * g->dw;
+            const int32_t *phase = t->phases + (column % sw) * t->ph * width + column / sw;
+            for (Py_ssize_t oy = 0; oy < g->oh; oy++) {
+                const int32_t *src = phase + (oy * g->sh + ky * g->dh) * width;
+                int32_t *acc = t->acc + oy * ow;
+                for (Py_ssize_t ox = 0; ox < ow; ox++) acc[ox] += src[ox] * tap;
+            }
+        }
+}
+
+/* Rows of ow values `stride` apart: requantized as one run over the whole (oh * stride) block
+ * into `wide` (the columns beyond ow are computed and dropped), then copied row by row, so that
+ * the vector loop is not cut into short rows. */
+static void requant_plane(const int32_t *acc, Py_ssize_t stride, int8_t *y, int8_t *wide, const Geometry *g,
+                          double m, double b, Output o) {
+    const Py_ssize_t oh = g->oh, ow = g->ow;
+    if (stride == ow) {
+        requant_run(acc, y, oh * ow, m, b, o);
+        return;
+    }
+    requant_run(acc, wide, (oh - 1) * stride + ow, m, b, o);
+    for (Py_ssize_t oy = 0; oy < oh; oy++)
+        memcpy(y + oy * ow, wide + oy * stride, (size_t)ow);
+}
+
+static void depthwise_loop(const int8_t *x, const int32_t *w, const int32_t *bias, const double *mult, int8_t *out,
+                           const Geometry *g, int zero, Output o, Py_ssize_t c0, Py_ssize_t c1, Scratch *t) {
+    const int unit = g->sh == 1 && g->sw == 1;
+    for (Py_ssize_t ch = c0; ch < c1; ch++) {
+        fill_plane(x + ch * g->h * g->w, g, zero, t);
+        const int32_t *wc = w + ch * g->kh * g->kw;
+        if (unit)
+            taps_unit_stride(wc, g, t);
+        else
+            taps_strided(wc, g, t);
+        requant_plane(t->acc, unit ? t->pw : g->ow, out + (ch - c0) * g->oh * g->ow, t->wide, g, mult[ch - c0],
+                      (double)bias[ch - c0], o);
+    }
+}
+
+static void free_scratch(Scratch *t) {
+    PyMem_RawFree(t->plane);
+    PyMem_RawFree(t->acc);
+    PyMem_RawFree(t->phases);
+    PyMem_RawFree(t->wide);
+}
+
+/* depthwise(x, w, bias, mult, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, zero, c0, c1,
+ *           zp, lo, hi, offset): channels [c0, c1) of one sample into out (c1 - c0, oh * ow) int8;
+ * bias and mult hold the values of those channels. */
 static PyObject *depthwise(PyObject *self, PyObject *args) {
-    Py_buffer x, w, out;
+    Py_buffer x, w, bias, mult, out;
     Geometry g;
     Py_ssize_t c0, c1;
-    int zero;
-    if (!PyArg_ParseTuple(args, "y*y*w*nnnnnnnnnnnnninn", &x, &w, &out, &g.c, &g.h, &g.w, &g.kh, &g.kw, &g.sh,
-                          &g.sw, &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &zero, &c0, &c1))
+    int zero, offset;
+    Output o;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*nnnnnnnnnnnnninndddi", &x, &w, &bias, &mult, &out, &g.c, &g.h, &g.w,
+                          &g.kh, &g.kw, &g.sh, &g.sw, &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &zero, &c0, &c1,
+                          &o.zp, &o.lo, &o.hi, &offset))
         return NULL;
-    if (bad_geometry(&g) || c0 < 0 || c1 > g.c || c1 < c0 || zero < -128 || zero > 127 ||
-        x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw * 4 || out.len < g.c * g.oh * g.ow * 4) {
-        PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&out);
-        PyErr_SetString(PyExc_ValueError, "depthwise: buffers do not match the geometry");
+    o.offset = offset;
+    const Py_ssize_t n = c1 - c0;
+    Scratch t = {0, 0, 0, NULL, NULL, NULL, NULL};
+    int bad = bad_geometry(&g) || c0 < 0 || c1 > g.c || n < 0 || zero < -128 || zero > 127 ||
+              x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw * 4 || bias.len < n * 4 || mult.len < n * 8 ||
+              out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024;
+    if (!bad) {
+        /* the padded extent every output reads */
+        t.ph = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+        t.pw = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+        t.width = (t.pw + g.sw - 1) / g.sw;
+        t.plane = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(t.ph * t.pw + t.pw));
+        t.acc = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.oh * (t.pw > g.ow ? t.pw : g.ow)));
+        t.phases = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.sw * t.ph * t.width));
+        t.wide = PyMem_RawMalloc((size_t)(g.oh * (t.pw > g.ow ? t.pw : g.ow)));
+    }
+    if (bad || t.plane == NULL || t.acc == NULL || t.phases == NULL || t.wide == NULL) {
+        free_scratch(&t);
+        PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
+        PyBuffer_Release(&out);
+        if (bad)
+            PyErr_SetString(PyExc_ValueError, "depthwise: buffers do not match the geometry");
+        else
+            PyErr_NoMemory();
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    depthwise_loop((const int8_t *)x.buf, (const int32_t *)w.buf, (int32_t *)out.buf, &g, zero, c0, c1);
+    depthwise_loop((const int8_t *)x.buf, (const int32_t *)w.buf, (const int32_t *)bias.buf,
+                   (const double *)mult.buf, (int8_t *)out.buf, &g, zero, o, c0, c1, &t);
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&out);
+    free_scratch(&t);
+    PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
+    PyBuffer_Release(&out);
     Py_RETURN_NONE;
 }
 
@@ -262,7 +364,7 @@ static PyObject *pair_lut(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"im2col", im2col, METH_VARARGS, "Patch rows of stored int8 activations, as uint8 (stored + 128)."},
     {"requant", requant, METH_VARARGS, "Requantize int32 accumulators to stored int8."},
-    {"depthwise", depthwise, METH_VARARGS, "Exact int32 sums of a depthwise convolution."},
+    {"depthwise", depthwise, METH_VARARGS, "A depthwise convolution: exact int32 sums, requantized."},
     {"pair_lut", pair_lut, METH_VARARGS, "Apply a 65536-entry table to two int8 operands."},
     {NULL, NULL, 0, NULL},
 };
@@ -270,4 +372,15 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native loops of the emulated NPU's kernels.",
                                     -1, methods};
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+/* Raised whenever a function's arguments change, so that a stale build left in place by a failed
+ * rebuild is refused by native.py instead of being called with the wrong arguments. */
+#define NATIVE_ABI 2
+
+PyMODINIT_FUNC PyInit__native(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "ABI", NATIVE_ABI) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -174,18 +174,16 @@ def _native_conv(ctx: KernelContext, wprime: np.ndarray, mult: np.ndarray, zero:
     if depthwise:
         geometry = native.Geometry(c, h, w, kh, kw, (sh, sw), ctx.attrs["dilations"], (pt, pl), oh, ow)
         taps = np.ascontiguousarray(wprime.reshape(o, kh * kw), np.int32)
+        work = n * o * pixels * kh * kw
+        requants = {span: requant.part(*span) for ways in {1, parallel.cores()} for span in parallel.spans(o, ways)}
 
         def run_depthwise(args):
             x = args[0]
-            acc = np.empty((n, o, pixels), np.int32)
             out = np.empty((n, o, pixels), np.int8)
-
-            def part(s: int, c0: int, c1: int) -> None:
-                native.depthwise(x[s], taps, geometry, zero, c0, c1, acc[s])
-                requant.part(c0, c1).planes(acc[s, c0:c1], out[s, c0:c1])
-
-            parts = parallel.spans(o, parallel.ways(n * o * pixels * kh * kw))
-            parallel.run_all([(lambda s=s, c0=c0, c1=c1: part(s, c0, c1)) for s in range(n) for c0, c1 in parts])
+            parts = parallel.spans(o, parallel.ways(work))
+            parallel.run_all([(lambda s=s, c0=c0, c1=c1: native.depthwise(x[s], taps, geometry, zero, requants[c0, c1],
+                                                                          c0, c1, out[s, c0:c1]))
+                              for s in range(n) for c0, c1 in parts])
             return [out.reshape(n, o, oh, ow)]
 
         return run_depthwise

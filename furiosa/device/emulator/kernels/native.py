@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
+import logging
+
+ABI = 2  # must equal NATIVE_ABI in _native.c
+
 try:
     from . import _native
 except ImportError:  # built without a C compiler: the numpy definitions are used instead
+    _native = None
+if _native is not None and getattr(_native, "ABI", None) != ABI:
+    logging.getLogger("furiosa.device").warning(
+        "the native kernel loops (%s) are from another version of the SDK; using the numpy kernels "
+        "(reinstall the package to rebuild them)", getattr(_native, "__file__", "_native"))
     _native = None
 
 
@@ -113,13 +122,19 @@ class Requant:
         return part
 
 
-def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, c0: int, c1: int,
+def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, requant: "Requant", c0: int, c1: int,
               out: np.ndarray) -> None:
-    """Exact ``sum((x - zero) * w)`` of channels ``c0:c1`` of one sample into ``out`` (C, oh * ow) int32."""
-    if not (out.flags.c_contiguous and out.dtype == np.int32):
-        raise ValueError("depthwise: the output must be a C-contiguous int32 array")
-    _native.depthwise(_contiguous(x, np.int8), taps, out, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw,
-                      g.pt, g.pl, g.oh, g.ow, zero, c0, c1)
+    """Channels ``c0:c1`` of one sample's depthwise convolution, requantized, into ``out`` (c1 - c0, oh * ow).
+
+    ``taps`` (C, kh * kw) int32 holds the declared weights minus their zero point, ``zero`` the
+    input's stored zero point; the exact sums of ``(x - zero) * taps`` are requantized by
+    ``requant`` (whose channels are ``c0:c1``).
+    """
+    if not (out.flags.c_contiguous and out.dtype == np.int8):
+        raise ValueError("depthwise: the output must be a C-contiguous int8 array")
+    _native.depthwise(_contiguous(x, np.int8), taps, requant.bias, requant.mult, out, g.c, g.h, g.w, g.kh, g.kw,
+                      g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, zero, c0, c1,
+                      requant.zero_point, requant.lo, requant.hi, requant.offset)
 
 
 def pair_lut(a: np.ndarray, b: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
