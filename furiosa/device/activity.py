@@ -72,14 +72,19 @@ class Publisher:
         try:
             yield
         finally:
-            elapsed = time.perf_counter_ns() - started
-            with self._lock:
-                counters = self._counters.get(devfile)
-                if counters is not None:
-                    counters.inferences += 1
-                    counters.busy_ns += elapsed
-                    counters.comp_ns += self._comp_ns
-                    counters.io_ns += self._io_ns
+            self.count(devfile, started)
+
+    def count(self, devfile: str, started_ns: int) -> None:
+        """Count one inference on ``devfile`` that started at ``started_ns`` (``perf_counter_ns``) and just ended."""
+        elapsed = time.perf_counter_ns() - started_ns
+        with self._lock:
+            counters = self._counters.get(devfile)
+            if counters is not None:
+                counters.inferences += 1
+                counters.busy_ns += elapsed
+                counters.comp_ns += self._comp_ns
+                counters.io_ns += self._io_ns
+        if time.monotonic() - self._flushed >= FLUSH_INTERVAL:
             self._flush()
 
     def _flush(self, force: bool = False) -> None:

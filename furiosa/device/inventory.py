@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import json
 import os
 import sys
@@ -35,7 +36,7 @@ class DeviceFile:
     card: int
     cores: tuple[int, ...]
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         if len(self.cores) == PES_PER_CARD:
             return f"npu{self.card}pe0-1"
@@ -187,7 +188,8 @@ def open_devices(spec: DeviceSpec) -> Lease:
                 device = _explicit(element, cards)
                 overlap = {(device.card, c) for c in device.cores} & taken
                 if overlap:
-                    raise DeviceError(f"Fail to open NPU device: {spec.text} names {device.name} more than once")
+                    pes = ", ".join(f"npu{card}pe{core}" for card, core in sorted(overlap))
+                    raise DeviceError(f"Fail to open NPU device: {spec.text} uses {pes} more than once")
                 fds = _take(device)
                 if fds is None:
                     raise DeviceBusyError(f"All NPU device is busy: {device.name} {_held_by(device)}")

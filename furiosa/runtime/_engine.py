@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from furiosa.common import settings
-from furiosa.common.errors import DeviceError, IncompatibleProgramError
+from furiosa.common.errors import DeviceError, FuriosaError, IncompatibleProgramError
 from furiosa.common.version import emulator_version
 from furiosa.compiler import enf
 from furiosa.compiler.source import detect, read_source
@@ -31,7 +31,7 @@ from furiosa.device.emulator.executor import Executor
 
 from . import _tracing
 from ._profiler import environment
-from ._errors import SessionClosed, translate
+from ._errors import SessionClosed, runtime_error, translate
 from ._types import Model
 
 log = logging.getLogger("furiosa.runtime")
@@ -172,7 +172,10 @@ class Engine:
         self._env_trace = environment.attach()  # FURIOSA_PROFILER_OUTPUT_PATH: trace without code changes
         self.model = Model._make(self.program)
         self.worker_num = workers
-        self._slots = threading.BoundedSemaphore(workers)
+        # One at a time is a plain lock (cheaper than a semaphore, which is written in Python).
+        self._slots = threading.Lock() if workers == 1 else threading.BoundedSemaphore(workers)
+        self._timelines = {d.name: timing.timeline(d.name) for d in self.devices}
+        self._lock = threading.Lock()  # counts and closes; _state is for waiting in close()
         self._state = threading.Condition()
         self._in_flight = 0
         self._closed = False
@@ -185,7 +188,7 @@ class Engine:
         return self._closed
 
     def _enter(self) -> int:
-        with self._state:
+        with self._lock:
             if self._closed:
                 raise SessionClosed("Runner has been closed")
             self._in_flight += 1
@@ -193,14 +196,17 @@ class Engine:
             return self._turn
 
     def _leave(self) -> None:
-        with self._state:
+        with self._lock:
             self._in_flight -= 1
-            self._state.notify_all()
+            if self._closed:  # someone may wait in close()
+                with self._state:
+                    self._state.notify_all()
 
     def close(self, timeout: float | None = None) -> bool:
         """Refuse new work, wait for running inferences, release the devices."""
         with self._state:
-            self._closed = True
+            with self._lock:
+                self._closed = True
             done = self._state.wait_for(lambda: self._in_flight == 0, timeout)
         self.activity.close()
         trace, self._env_trace = self._env_trace, None
@@ -221,34 +227,32 @@ class Engine:
             self._leave()
 
     def execute(self, arrays: Sequence[np.ndarray], turn: int = 0) -> list[np.ndarray]:
-        with translate():
-            return self._execute(arrays, turn)
-
-    def _execute(self, arrays: Sequence[np.ndarray], turn: int) -> list[np.ndarray]:
         device = self.devices[turn % len(self.devices)]
-        with self.activity.busy(device.name):
-            return self._execute_on(device, arrays)
-
-    def _execute_on(self, device: inventory.DeviceFile, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-        pe_index = device.cores[0]
-        sink = _tracing.active()
-        if sink is None:
-            return self._batched(arrays, None, 0, 0, pe_index, device.name)
-        trace_id, span_id, start = new_id(128), new_id(), now_ns()
+        started = time.perf_counter_ns()
         try:
-            return self._batched(arrays, sink, trace_id, span_id, pe_index, device.name)
+            sink = _tracing.active()
+            if sink is None:
+                return self._batched(arrays, None, 0, 0, device)
+            trace_id, span_id, start = new_id(128), new_id(), now_ns()
+            try:
+                return self._batched(arrays, sink, trace_id, span_id, device)
+            finally:
+                sink(Span("Inference", "Runtime", start, now_ns(), thread_number(), trace_id, span_id))
+        except FuriosaError as error:
+            raise runtime_error(error) from error
         finally:
-            sink(Span("Inference", "Runtime", start, now_ns(), thread_number(), trace_id, span_id))
+            self.activity.count(device.name, started)
 
-    def _batched(self, arrays, sink, trace_id, span_id, pe_index, device: str) -> list[np.ndarray]:
+    def _batched(self, arrays, sink, trace_id, span_id, device: inventory.DeviceFile) -> list[np.ndarray]:
         # The device's modeled timeline is shared by every runner and worker using it.
-        options = dict(device=device, timeline=timing.timeline(device), pace=self._pace)
+        name = device.name
+        options = {"device": name, "timeline": self._timelines[name], "pace": self._pace}
         batch = self.program.batch_size
         if batch == 1:
-            return self.executor.run(arrays, sink, trace_id, span_id, pe_index, **options)
+            return self.executor.run(arrays, sink, trace_id, span_id, device.cores[0], **options)
         parts = [np.split(a, batch, axis=0) for a in arrays]
         results = self.executor.run_batch([[p[i] for p in parts] for i in range(batch)], sink, trace_id, span_id,
-                                          pe_index, **options)
+                                          device.cores[0], **options)
         return [np.concatenate([r[j] for r in results], axis=0) for j in range(len(results[0]))]
 
     def __del__(self) -> None:

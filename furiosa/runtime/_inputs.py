@@ -25,7 +25,7 @@ _FLOAT32_EXACT_LIMIT = 2**24
 
 
 def _is_tensor(value: Any) -> bool:
-    return isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "__array_interface__") \
+    return isinstance(value, (np.ndarray, np.generic, memoryview)) or hasattr(value, "__array_interface__") \
         or hasattr(value, "__array__") and not isinstance(value, (list, tuple))
 
 
@@ -79,12 +79,18 @@ def _convert(array: np.ndarray, expected: np.dtype) -> np.ndarray | None:
         return None
     if array.dtype in _EXACT_IN_FLOAT32:
         return array.astype(np.float32)
-    if array.size and np.abs(array.astype(np.int64, copy=False)).max() > _FLOAT32_EXACT_LIMIT:
+    # Compared in the array's own type: a cast to int64 would wrap uint64 values (2**64 - 1 -> -1)
+    # and abs() overflows on int64's minimum.
+    if array.size and (int(array.min()) < -_FLOAT32_EXACT_LIMIT or int(array.max()) > _FLOAT32_EXACT_LIMIT):
         return None
     return array.astype(np.float32)
 
 
 def check_inputs(inputs: Any, descs: Sequence[TensorDesc], legacy: bool = False) -> list[np.ndarray]:
+    if type(inputs) is np.ndarray and len(descs) == 1:  # the common case, checked in a few steps
+        desc = descs[0]
+        if inputs.shape == desc.shape and inputs.flags.c_contiguous and inputs.dtype == desc.dtype.numpy:
+            return [inputs]
     tensors = as_list(inputs, len(descs), legacy)
     if len(tensors) != len(descs):
         raise _fail(legacy, ValueError,

@@ -31,8 +31,12 @@ log = logging.getLogger("furiosa.device")
 
 @dataclass(frozen=True)
 class Step:
+    """One prepared operator: which environment entries it reads, writes and frees afterwards."""
+
     op: Operator
     run: Run
+    reads: tuple[str, ...] = ()  # run-time inputs (constants are bound when prepared)
+    frees: tuple[str, ...] = ()  # tensors no later step reads
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,14 @@ def _sleep_until(moment_ns: int) -> None:
         time.sleep(remaining / 1e9)
 
 
+def _failure(op: Operator, error: Exception) -> ExecutionError:
+    """The error a failing operator raises: where it ran, what it computes, what went wrong."""
+    nodes = ", ".join(f"{n['op_type']} {n['name']!r}" for n in op.attrs.get("nodes", ())) or ", ".join(op.origin)
+    detail = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+    return ExecutionError(f"operator {op.index} ({op.name} on the {op.unit}: {nodes}) failed: "
+                          f"{type(error).__name__}: {detail}")
+
+
 def _prepare(op: Operator, program: Program) -> Run:
     try:
         return prepare(op, program)
@@ -104,25 +116,31 @@ class Executor:
         self.program = program
         self.model = model or timing.model_for(program.target)
         self.timing = timing.plan(program, self.model)
-        steps = [Step(op, _prepare(op, program)) for op in program.operators]
+        self._constants = {name: program.constant(name) for name, spec in program.tensors.items() if spec.constant}
+        last_use: dict[str, int] = {}
+        for position, op in enumerate(program.operators):
+            for name in op.inputs:
+                last_use[name] = position
+        keep = {io.tensor for io in program.outputs}
+        frees: dict[int, list[str]] = {}
+        for name, position in last_use.items():
+            if name and name not in keep and name not in self._constants:
+                frees.setdefault(position, []).append(name)
+        steps = [Step(op, _prepare(op, program), tuple(n for n in op.inputs if n and n not in self._constants),
+                      tuple(frees.get(position, ())))
+                 for position, op in enumerate(program.operators)]
         self.plan = _executions(steps, self.timing)
         self._timeline = timing.Timeline()
         self._slow_noted = False
-        self._constants = {name: program.constant(name) for name, spec in program.tensors.items() if spec.constant}
-        last_use: dict[str, int] = {}
-        for position, step in enumerate(steps):
-            for name in step.op.inputs:
-                last_use[name] = position
-        keep = {io.tensor for io in program.outputs}
-        self._free_after: dict[int, list[str]] = {}
-        for name, position in last_use.items():
-            if name not in keep and name not in self._constants:
-                self._free_after.setdefault(position, []).append(name)
-        self._position = {id(step): i for i, step in enumerate(steps)}
         self._layouts = {
             io.tensor: layout.lowered(program.tensors[io.tensor].shape, program.target)
             for io in (*program.inputs, *program.outputs) if io.layout == "lowered"
         }
+        # Inputs and outputs that need no conversion at the boundary skip it.
+        self._plain_inputs = all(io.layout != "lowered" and io.qparams is None for io in program.inputs)
+        self._plain_outputs = all(io.layout != "lowered" and io.qparams is None for io in program.outputs)
+        self._input_names = [io.tensor for io in program.inputs]
+        self._output_names = [io.tensor for io in program.outputs]
 
     @property
     def executions(self) -> list[Execution]:
@@ -149,29 +167,27 @@ class Executor:
         return array
 
     # --- running -----------------------------------------------------------------------------
-    def _step(self, step: Step, env: dict[str, np.ndarray]) -> None:
+    @staticmethod
+    def _step(step: Step, env: dict[str, np.ndarray]) -> None:
         # Prepared kernels take the run-time inputs only; they read constants when prepared.
         try:
-            outputs = step.run([env[n] for n in step.op.inputs if n and n not in self._constants])
+            outputs = step.run([env[n] for n in step.reads])
         except Exception as error:
-            op = step.op
-            nodes = ", ".join(f"{n['op_type']} {n['name']!r}" for n in op.attrs.get("nodes", ())) or \
-                ", ".join(op.origin)
-            raise ExecutionError(
-                f"operator {op.index} ({op.name} on the {op.unit}: {nodes}) failed: {type(error).__name__}: "
-                f"{str(error).strip().splitlines()[-1] if str(error).strip() else error!r}"
-            ) from error
+            raise _failure(step.op, error) from error
         for name, array in zip(step.op.outputs, outputs):
             env[name] = array
-        for name in self._free_after.get(self._position[id(step)], ()):
+        for name in step.frees:
             env.pop(name, None)
 
     def run(self, inputs: Sequence[np.ndarray], sink: Sink | None = None, trace_id: int = 0,
             parent_span_id: int = 0, pe_index: int = 0, *, device: str | None = None,
             timeline: timing.Timeline | None = None, pace: bool = False) -> list[np.ndarray]:
         """Run the program once on arrays matching its inputs; return its outputs."""
-        return self.run_batch([inputs], sink, trace_id, parent_span_id, pe_index, device=device,
-                              timeline=timeline, pace=pace)[0]
+        parallel.enter()
+        try:
+            return self._run_batch([inputs], sink, trace_id, parent_span_id, pe_index, device, timeline, pace)[0]
+        finally:
+            parallel.leave()
 
     def run_batch(self, samples: Sequence[Sequence[np.ndarray]], sink: Sink | None = None, trace_id: int = 0,
                   parent_span_id: int = 0, pe_index: int = 0, *, device: str | None = None,
@@ -183,14 +199,18 @@ class Executor:
         lanes; ``timeline`` is the device's modeled occupancy (shared by everything running on
         it); ``pace`` waits until the modeled device would have finished each execution.
         """
-        with parallel.running():
+        parallel.enter()
+        try:
             return self._run_batch(samples, sink, trace_id, parent_span_id, pe_index, device, timeline, pace)
+        finally:
+            parallel.leave()
 
     def _run_batch(self, samples, sink, trace_id, parent_span_id, pe_index, device, timeline, pace):
         program = self.program
-        envs: list[dict[str, np.ndarray]] = [
-            {io.tensor: self._to_device(io, a) for io, a in zip(program.inputs, inputs)} for inputs in samples
-        ]
+        if self._plain_inputs:
+            envs = [dict(zip(self._input_names, inputs)) for inputs in samples]
+        else:
+            envs = [{io.tensor: self._to_device(io, a) for io, a in zip(program.inputs, inputs)} for inputs in samples]
         thread = thread_number() if sink is not None else 0
         clock = timeline if timeline is not None else self._timeline
         for item in self.plan:
@@ -206,21 +226,23 @@ class Executor:
                     if pace:
                         self._pace(slot.d2h_end)
                 continue
-            started = now_ns() if sink is not None else 0
+            if sink is None:
+                for env in envs:
+                    self._step(item, env)
+                continue
+            started = now_ns()
             for env in envs:
                 self._step(item, env)
-            if sink is not None:
-                sink(Span(item.op.name, "Runtime", started, now_ns(), thread, trace_id, new_id(),
-                          parent_span_id, operator_index=item.op.index))
+            sink(Span(item.op.name, "Runtime", started, now_ns(), thread, trace_id, new_id(),
+                      parent_span_id, operator_index=item.op.index))
         outputs = []
         for inputs, env in zip(samples, envs):
-            results = []
-            for io in program.outputs:
-                array = self._from_device(io, env[io.tensor])
-                if any(np.may_share_memory(array, a) for a in inputs):
-                    array = array.copy()
-                results.append(array)
-            outputs.append(results)
+            if self._plain_outputs:
+                results = [env[name] for name in self._output_names]
+            else:
+                results = [self._from_device(io, env[io.tensor]) for io in program.outputs]
+            # An output may be an input passed through: the caller gets its own copy.
+            outputs.append([a.copy() if any(np.may_share_memory(a, i) for i in inputs) else a for a in results])
         return outputs
 
     def _pace(self, until_ns: int) -> None:

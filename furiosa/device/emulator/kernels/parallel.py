@@ -6,8 +6,8 @@ Every element is computed by the same function as without the split, so results 
 
 Splitting only pays when the cores are otherwise idle: while several inferences run at once
 (queue workers, several runners), each already keeps a core busy, and splitting their kernels
-would only add switching. :func:`running` counts the inferences in flight; :func:`ways` says
-how many parts to cut an operator's work into.
+would only add switching. :func:`enter` / :func:`leave` (or :func:`running`) count the
+inferences in flight; :func:`ways` says how many parts to cut an operator's work into.
 """
 from __future__ import annotations
 
@@ -27,17 +27,27 @@ _lock = threading.Lock()
 _in_flight = 0
 
 
-@contextmanager
-def running() -> Iterator[None]:
-    """Mark one inference in flight for the duration of the block."""
+def enter() -> None:
+    """Count one more inference in flight (paired with :func:`leave`)."""
     global _in_flight
     with _lock:
         _in_flight += 1
+
+
+def leave() -> None:
+    global _in_flight
+    with _lock:
+        _in_flight -= 1
+
+
+@contextmanager
+def running() -> Iterator[None]:
+    """Mark one inference in flight for the duration of the block."""
+    enter()
     try:
         yield
     finally:
-        with _lock:
-            _in_flight -= 1
+        leave()
 
 
 def cores() -> int:
