@@ -5,6 +5,10 @@ found at start-up, on ``PATH`` or next to this program (so a virtual environment
 finds its own tools without being activated). ``furiosa SUB ARGS...`` replaces itself with
 ``furiosa-SUB ARGS...`` (``--help`` included), so the exit status, signals and standard streams
 are the subcommand's. Help, usage and errors have the vendor's (argparse) layout.
+
+This SDK's own tools (``furiosa-quantize-report``, ``furiosa-sweep``) run the same way; they are
+listed after the vendor's help text rather than among its choices, so the vendor's usage line and
+error messages stay as they are.
 """
 from __future__ import annotations
 
@@ -22,6 +26,10 @@ SUBCOMMANDS = {
     "compile": "FuriosaAI SDK Compiler for DNN models",
     "server": "RESTful/GRPC Serving framework for DNN models",
     "litmus": "Validator to check if DNN models work in FuriosaAI SDK",
+}
+EXTENSIONS = {
+    "quantize-report": "Per-layer accuracy report of a quantized model against the float model",
+    "sweep": "What-if sweep: accuracy against modeled latency and throughput",
 }
 
 
@@ -44,7 +52,13 @@ def available() -> dict[str, str]:
 
 def _parser(tools: dict[str, str]) -> argparse.ArgumentParser:
     """An argparse parser used to render help, usage and errors in the vendor's layout."""
-    parser = argparse.ArgumentParser(prog="furiosa", description=f"FuriosaAI SDK CLI (ver. {sdk_version().version})")
+    extensions = [name for name in EXTENSIONS if find_tool(name)]
+    epilog = None
+    if extensions:
+        width = max(len(name) for name in extensions) + 2
+        epilog = "emulator extensions:\n" + "\n".join(f"  {name.ljust(width)}{EXTENSIONS[name]}" for name in extensions)
+    parser = argparse.ArgumentParser(prog="furiosa", description=f"FuriosaAI SDK CLI (ver. {sdk_version().version})",
+                                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=str(sdk_version()))
     sub = parser.add_subparsers(dest="subcommand", help="sub-command help")
     for name in tools:
@@ -71,6 +85,8 @@ def command(args: tuple[str, ...]) -> None:
         sys.exit(0)
     if first.startswith("-"):
         parser.error(f"unrecognized arguments: {' '.join(args)}")
+    if first in EXTENSIONS and (extension := find_tool(first)):
+        tools[first] = extension
     if first not in tools:
         choices = ", ".join(repr(name) for name in tools)
         parser.error(f"argument subcommand: invalid choice: {first!r} (choose from {choices})")

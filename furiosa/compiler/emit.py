@@ -2,8 +2,9 @@
 
 Nodes are scheduled so that operators of the same unit run back to back (fewer NPU
 executions), consecutive float host operators are grouped into one ONNX subgraph run by
-onnxruntime, every NPU operator gets its cost and its program size (:mod:`.program_size`), and
-the memory plan is attached.
+onnxruntime, every NPU operator gets its cost and its program size (:mod:`.program_size`), every
+host operator its modeled cost on the host and on the NPU if it were supported (``attrs["estimate"]``,
+:mod:`.host_cost`), and the memory plan is attached.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from onnx import helper, numpy_helper
 from furiosa.common.errors import UnsupportedModelError
 from furiosa.common.version import emulator_version
 
-from . import cost, memory, program_size
+from . import cost, host_cost, memory, program_size
 from .edges import IOPlan
 from .enf import layout
 from .enf.program import IOSpec, Operator, Program, TensorSpec, freeze
@@ -149,8 +150,10 @@ def emit(graph: Graph, plan: IOPlan, target: str, batch_size: int, config: dict[
             blobs[key], runtime_inputs = host_subgraph(graph, group, outs)
             kinds = [n.onnx_type for n in group]
             name = kinds[0] if len(kinds) == 1 else "HostSubgraph"
-            attrs = {"model": key, "nodes": [{"name": n.name, "op_type": n.onnx_type, "reason": n.reason}
-                                             for n in group]}
+            estimates = [host_cost.estimate(graph, n, target, batch_size) for n in group]
+            attrs = {"model": key, "nodes": [{"name": n.name, "op_type": n.onnx_type, "reason": n.reason,
+                                              "estimate": e.to_json()} for n, e in zip(group, estimates)],
+                     "estimate": host_cost.operator_estimate(estimates).to_json()}
             operators.append(Operator(index, "onnx", "host", name, tuple(runtime_inputs), tuple(outs),
                                       freeze(attrs), tuple(n.name for n in group), group[0].reason))
             used.update(runtime_inputs)
@@ -160,9 +163,13 @@ def emit(graph: Graph, plan: IOPlan, target: str, batch_size: int, config: dict[
         op_cost = cost.op_cost(graph, node) if node.unit == "npu" else None
         program_bytes = 0 if op_cost is None else program_size.operator_bytes(
             op_cost, graph.values[node.outputs[0]].shape, target, batch_size)
+        attrs = _json_attrs(node.attrs)
+        if node.unit != "npu":  # the placement report: this operator's cost here and on the NPU
+            attrs["estimate"] = host_cost.operator_estimate(
+                [host_cost.estimate(graph, node, target, batch_size)]).to_json()
         operators.append(Operator(
             index, node.op, node.unit or "host", node.display or DISPLAY.get(node.op, node.op), tuple(node.inputs), tuple(node.outputs),
-            freeze(_json_attrs(node.attrs)), tuple(node.origin) or (node.name,), node.reason, op_cost,
+            freeze(attrs), tuple(node.origin) or (node.name,), node.reason, op_cost,
             program_bytes,
         ))
         used.update(n for n in node.inputs if n)

@@ -3,8 +3,10 @@
 All three read only the :class:`~furiosa.compiler.enf.Program` (the ENF manifest), so they work
 the same for a fresh compilation, a cache hit or an ENF file read back from disk:
 
-* :func:`placement_text`: which operator runs where (NPU or host) and why, one line each; the
-  nodes of a host ONNX subgraph are listed under it with their own reasons;
+* :func:`placement_text`: which operator runs where (NPU or host) and why, one line each, with
+  its modeled cost where it runs and, for a host operator, on the NPU if it were supported
+  (:mod:`.host_cost`); the nodes of a host ONNX subgraph are listed under it with their own
+  reasons; :func:`placement_html` is the same table for HTML pages (the memory report has it);
 * :func:`dot_graph`: the operator graph in Graphviz DOT, NPU operators and host operators in
   different colours, tensors on the edges;
 * :func:`memory_html`: a self-contained HTML page of the memory plan: which weights stay in SRAM
@@ -13,9 +15,10 @@ the same for a fresh compilation, a cache hit or an ENF file read back from disk
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .enf.program import Operator, Program
+from .enf.program import Cost, Operator, Program
 
 MIB = 1 << 20
 
@@ -27,23 +30,108 @@ def subgraph_nodes(op: Operator) -> list[Mapping[str, Any]]:
     return [n for n in nodes if isinstance(n, Mapping)] if nodes else []
 
 
-def placement_rows(program: Program) -> list[tuple[str, str, str, str, str]]:
-    """(index, unit, name, kernel, reason) for every operator and every host-subgraph node."""
-    rows = []
+@dataclass(frozen=True)
+class PlacementEntry:
+    """One line of the placement report: an operator, or a node of a host subgraph (``index`` "9.0").
+
+    ``host_ns``: modeled cost on the host of a host operator; ``npu_ns``: modeled NPU time (of an
+    NPU operator, or of a host operator if the NPU supported it; ``None`` with ``npu_note`` when it
+    has no NPU form). Both are ``None`` where the program carries no estimate (see
+    :mod:`furiosa.compiler.host_cost`).
+    """
+
+    index: str
+    unit: str
+    name: str
+    kernel: str
+    reason: str
+    host_ns: int | None = None
+    npu_ns: int | None = None
+    npu_note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "unit": self.unit.lower(), "name": self.name, "kernel": self.kernel,
+                "reason": self.reason, "host_ns": self.host_ns, "npu_ns": self.npu_ns, "npu_note": self.npu_note}
+
+
+def _estimate(data: Any, program: Program) -> tuple[int | None, int | None, str]:
+    """Host ns, NPU ns and note of a host operator's recorded estimate.
+
+    The NPU time is recomputed from the recorded static cost with the current timing model (the
+    recorded ``npu_ns`` is what it was at compile time), like the NPU operators' times.
+    """
+    if not isinstance(data, Mapping):
+        return None, None, ""
+    host, npu = data.get("host_ns"), data.get("npu_ns")
+    cost = data.get("npu_cost")
+    if isinstance(cost, Mapping):
+        from .host_cost import npu_ns
+
+        try:
+            npu = npu_ns(Cost(**cost), program.target, program.batch_size)
+        except (TypeError, ValueError):
+            pass  # a cost written by another version: keep the recorded time
+    return (None if host is None else int(host)), (None if npu is None else int(npu)), str(data.get("npu_note", ""))
+
+
+def _npu_ns(op: Operator, program: Program) -> int | None:
+    if op.cost is None:
+        return None
+    from .host_cost import npu_ns
+
+    return npu_ns(op.cost, program.target, program.batch_size)
+
+
+def placement_entries(program: Program) -> list[PlacementEntry]:
+    """Every operator and every host-subgraph node, with its placement, reason and modeled costs."""
+    entries = []
     for op in program.operators:
         nodes = subgraph_nodes(op)
-        rows.append((str(op.index), op.unit.upper(), op.name, op.kernel,
-                     op.reason if not nodes else f"ONNX subgraph of {len(nodes)} node(s) run by onnxruntime"))
+        reason = op.reason if not nodes else f"ONNX subgraph of {len(nodes)} node(s) run by onnxruntime"
+        if op.unit == "npu":
+            entries.append(PlacementEntry(str(op.index), "NPU", op.name, op.kernel, reason, None, _npu_ns(op, program)))
+        else:
+            host, npu, note = _estimate(op.attrs.get("estimate") if op.attrs else None, program)
+            entries.append(PlacementEntry(str(op.index), "HOST", op.name, op.kernel, reason, host, npu, note))
         for i, node in enumerate(nodes):
-            rows.append((f"{op.index}.{i}", "HOST", str(node.get("name", "?")), str(node.get("op_type", "?")),
-                         str(node.get("reason", ""))))
-    return rows
+            host, npu, note = _estimate(node.get("estimate"), program)
+            entries.append(PlacementEntry(f"{op.index}.{i}", "HOST", str(node.get("name", "?")),
+                                          str(node.get("op_type", "?")), str(node.get("reason", "")), host, npu, note))
+    return entries
+
+
+def placement_rows(program: Program) -> list[tuple[str, str, str, str, str]]:
+    """(index, unit, name, kernel, reason) for every operator and every host-subgraph node."""
+    return [(e.index, e.unit, e.name, e.kernel, e.reason) for e in placement_entries(program)]
+
+
+def microseconds(ns: int | None, missing: str = "n/a") -> str:
+    """Nanoseconds as microseconds for people (``12.3 us``), or ``missing``."""
+    if ns is None:
+        return missing
+    return f"{ns / 1000:.1f} us" if ns >= 100 else f"{ns / 1000:.2f} us"
+
+
+def _cost_note(entry: PlacementEntry) -> str:
+    if entry.unit == "NPU":
+        return "" if entry.npu_ns is None else f"  [NPU {microseconds(entry.npu_ns)}]"
+    if entry.host_ns is None and entry.npu_ns is None:
+        return ""  # compiled before estimates were recorded
+    npu = (f"NPU {microseconds(entry.npu_ns)} if supported" if entry.npu_ns is not None
+           else f"NPU n/a: {entry.npu_note}" if entry.npu_note else "NPU n/a")
+    return f"  [host {microseconds(entry.host_ns, '?')} | {npu}]"
 
 
 def placement_text(program: Program) -> str:
-    """The placement report printed by ``furiosa-compiler -v``."""
-    rows = placement_rows(program)
-    header = ("#", "unit", "operator", "kernel", "reason")
+    """The placement report printed by ``furiosa-compiler -v``.
+
+    Each line ends with the operator's modeled cost in brackets: an NPU operator's modeled time;
+    for a host operator its modeled host cost and what it would cost on the NPU if it were
+    supported (``n/a`` and why, when it has no NPU form; :mod:`furiosa.compiler.host_cost`).
+    """
+    entries = placement_entries(program)
+    rows = [(e.index, e.unit, e.name, e.kernel, e.reason + _cost_note(e)) for e in entries]
+    header = ("#", "unit", "operator", "kernel", "reason [modeled cost]")
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(4)]
     lines = ["Placement (operators in execution order):",
              "  " + "  ".join(h.ljust(w) for h, w in zip(header[:4], widths)) + "  " + header[4]]
@@ -53,10 +141,17 @@ def placement_text(program: Program) -> str:
     host = len(program.operators) - npu
     lines.append(f"Summary: {npu} NPU operator(s), {host} host operator(s), target {program.target}, "
                  f"batch size {program.batch_size}")
+    top = [e for e in entries if "." not in e.index and e.unit == "HOST" and e.host_ns is not None]
+    if top:
+        movable = [e for e in top if e.npu_ns is not None]
+        lines.append(f"Modeled host cost: {microseconds(sum(e.host_ns or 0 for e in top))} for {len(top)} host "
+                     f"operator(s); the {len(movable)} with an NPU form take "
+                     f"{microseconds(sum(e.host_ns or 0 for e in movable))} on the host and would take "
+                     f"{microseconds(sum(e.npu_ns or 0 for e in movable))} on the NPU")
     reasons: dict[str, int] = {}
-    for row in rows:
-        if row[1] == "HOST" and not row[4].startswith("ONNX subgraph"):
-            reasons[row[4]] = reasons.get(row[4], 0) + 1
+    for e in entries:
+        if e.unit == "HOST" and not e.reason.startswith("ONNX subgraph"):
+            reasons[e.reason] = reasons.get(e.reason, 0) + 1
     if reasons:
         lines.append("Why operators run on the host:")
         for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
@@ -64,6 +159,28 @@ def placement_text(program: Program) -> str:
     for warning in program.warnings:
         lines.append(f"Warning: {warning}")
     return "\n".join(lines)
+
+
+def placement_html(program: Program) -> str:
+    """The placement report as an HTML fragment (a table), for self-contained HTML pages."""
+    return placement_entries_html(placement_entries(program))
+
+
+def placement_entries_html(entries: list[PlacementEntry]) -> str:
+    """An HTML table of placement entries (rows ``tr.npu`` / ``tr.host``, numbers in ``td.num``)."""
+    e = html.escape
+    out = [("<table class=\"placement\"><tr><th>#</th><th>unit</th><th>operator</th><th>kernel</th>"
+            "<th>host (modeled)</th><th>NPU (modeled)</th><th>reason</th></tr>")]
+    for entry in entries:
+        unit = entry.unit.lower()
+        host = microseconds(entry.host_ns, "-") if unit == "host" else ""
+        npu = microseconds(entry.npu_ns, "n/a" if unit == "host" else "-")
+        note = f" title=\"{e(entry.npu_note)}\"" if entry.npu_note else ""
+        out.append(f"<tr class=\"{unit}\"><td class=\"num\">{e(entry.index)}</td><td>{entry.unit}</td>"
+                   f"<td>{e(entry.name)}</td><td>{e(entry.kernel)}</td><td class=\"num\">{host}</td>"
+                   f"<td class=\"num\"{note}>{npu}</td><td>{e(entry.reason)}</td></tr>")
+    out.append("</table>")
+    return "\n".join(out)
 
 
 # --- DOT -------------------------------------------------------------------------------------
@@ -239,5 +356,9 @@ def memory_html(program: Program, title: str = "Memory analysis") -> str:
         for io in ios:
             out.append(f"<tr><td>{e(io.name)}</td><td>{direction}</td><td>{e(str(list(io.shape)))}</td>"
                        f"<td>{e(io.dtype)}</td><td>{e(io.layout)}</td><td class=\"num\">{_bytes(io.nbytes)}</td></tr>")
-    out.append("</table></body></html>")
+    out.append("</table>")
+    out.append("<h2>Placement</h2><p>Where each operator runs and why; modeled costs on the host and on the NPU "
+               "(for a host operator: what it would cost if the NPU supported it).</p>")
+    out.append(placement_html(program))
+    out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -8,6 +8,10 @@
 
 The int8 scheme (:mod:`.qparams`) and the vendor's metadata format (:mod:`.metadata`) are shared
 with the compiler.
+
+Beyond the vendor: :func:`accuracy_report` and :func:`sweep` (:mod:`.report`, docs/reports.md)
+compile and run models on the emulated NPU, so they are imported on first use (the compiler
+imports this package).
 """
 from __future__ import annotations
 
@@ -26,4 +30,15 @@ __full_version__ = (
 
 __all__ = ["CalibrationMethod", "Calibrator", "get_pure_input_names", "get_output_names",
            "ModelEditor", "TensorType", "quantize"]
+
+_REPORTS = ("accuracy_report", "sweep")
+
+
+def __getattr__(name: str):
+    """``accuracy_report`` and ``sweep``, from :mod:`.report` on first use."""
+    if name in _REPORTS:
+        from . import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
