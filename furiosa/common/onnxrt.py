@@ -8,6 +8,7 @@ without re-serializing the model.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 MAX_IR_VERSION = 10
@@ -34,12 +35,35 @@ def model_bytes(model: Any) -> bytes:
     return _capped(bytes(data))
 
 
+_shared_lock = threading.Lock()
+_shared_registered = False
+
+
+def _register_shared_allocator(ort: Any) -> bool:
+    """Register, once per process, the CPU arena that sessions asking for it share."""
+    global _shared_registered
+    with _shared_lock:
+        if not _shared_registered:
+            info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+            # Grow by what is asked (not by doubling): the arena's size follows the largest tensors.
+            config = ort.OrtArenaCfg({"max_mem": 0, "arena_extend_strategy": 1, "initial_chunk_size_bytes": -1,
+                                      "max_dead_bytes_per_chunk": -1})
+            try:
+                ort.create_and_register_allocator(info, config)
+            except Exception:  # noqa: BLE001 - an older onnxruntime: each session keeps its own arena
+                return False
+            _shared_registered = True
+        return True
+
+
 def session(model: Any, *, threads: int = 0, spinning: bool = True, arena: bool = True,
-            optimize: bool = True) -> Any:
+            optimize: bool = True, shared_arena: bool = False) -> Any:
     """A CPU ``InferenceSession`` for a ModelProto or serialized model.
 
     ``threads``: intra-op threads (0: onnxruntime's default); ``spinning=False`` stops idle
-    threads from spin-waiting (for many small sessions run one after another).
+    threads from spin-waiting (for many small sessions run one after another);
+    ``shared_arena``: allocate tensors from one process-wide arena instead of the session's own,
+    so that many sessions (one per emulated operator) do not each keep their largest tensors.
     """
     import onnxruntime as ort
 
@@ -49,6 +73,8 @@ def session(model: Any, *, threads: int = 0, spinning: bool = True, arena: bool 
         options.intra_op_num_threads = threads
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if shared_arena and arena and _register_shared_allocator(ort):
+        options.add_session_config_entry("session.use_env_allocators", "1")
     if not arena:
         options.enable_cpu_mem_arena = False
     if not optimize:

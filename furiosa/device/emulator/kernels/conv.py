@@ -34,6 +34,14 @@ def declared_weight(ctx: KernelContext, name: str) -> np.ndarray:
     return stored + qp.offset - qp.zero_point_array(stored.ndim)
 
 
+def weight_abs_sums(ctx: KernelContext, name: str) -> np.ndarray:
+    """``sum(|w - zw|)`` per output channel (first axis), int64, without an int64 copy of the weights."""
+    qp = ctx.qp(name)
+    stored = ctx.const(name)
+    zero = (qp.zero_point_array(stored.ndim) - qp.offset).astype(np.int16)
+    return np.abs(stored.astype(np.int16) - zero).reshape(stored.shape[0], -1).sum(axis=1, dtype=np.int64)
+
+
 def stored_zero_point(ctx: KernelContext, name: str) -> int:
     qp = ctx.qp(name)
     return qp.zero_point[0] - qp.offset
@@ -68,17 +76,22 @@ def prepare_conv(ctx: KernelContext) -> Run:
     x_name, w_name = ctx.op.inputs[0], ctx.op.inputs[1]
     n, c, h, w = ctx.spec(x_name).shape
     _, o, oh, ow = ctx.spec(ctx.op.outputs[0]).shape
-    wprime = declared_weight(ctx, w_name)
-    _, cg, kh, kw = wprime.shape
+    _, cg, kh, kw = ctx.const(w_name).shape
     group = int(ctx.attrs.get("group", 1))
     sh, sw = ctx.attrs["strides"]
     dh, dw = ctx.attrs["dilations"]
     pt, pl, pb, pr = ctx.attrs["pads"]
     zero = stored_zero_point(ctx, x_name)
-    rows = wprime.reshape(o, -1)
-    total = bias_total(ctx, 2, rows, zero)
     mult = multiplier(ctx.qp(x_name).scale[0], ctx.qp(w_name).scale, ctx.qp(ctx.op.outputs[0]).scale[0])
     mult = mult.reshape(1, o, 1, 1) if mult.size > 1 else mult.reshape(())
+    depthwise = group == c == o and cg == 1
+    fast = _native_conv(ctx, mult, zero, depthwise)
+    if fast is not None:
+        return fast
+    # The other backends work on the declared weights (int64: exact in every sum below).
+    wprime = declared_weight(ctx, w_name)
+    rows = wprime.reshape(o, -1)
+    total = bias_total(ctx, 2, rows, zero)
     padded = (pt, pb, pl, pr) != (0, 0, 0, 0)
 
     def pad(x: np.ndarray) -> np.ndarray:
@@ -87,10 +100,6 @@ def prepare_conv(ctx: KernelContext) -> Run:
             xf = np.pad(xf, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=np.float32(zero))
         return xf
 
-    depthwise = group == c == o and cg == 1
-    fast = _native_conv(ctx, wprime, mult, zero, depthwise)
-    if fast is not None:
-        return fast
     if depthwise:
         taps = [(i, j, wprime[:, 0, i, j].astype(np.float32).reshape(1, o, 1, 1)) for i in range(kh) for j in range(kw)]
         wide = np.abs(rows).sum(axis=1).max(initial=0) * MAX_STORED > LIMIT
@@ -153,19 +162,19 @@ def native_requant(ctx: KernelContext, bias: np.ndarray, mult: np.ndarray) -> na
                           None if clamp is None else (int(clamp[0]), int(clamp[1])))
 
 
-def _native_conv(ctx: KernelContext, wprime: np.ndarray, mult: np.ndarray, zero: int, depthwise: bool) -> Run | None:
+def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: bool) -> Run | None:
     """The ``native`` backend's convolution, or None where it does not apply."""
     if integer.backend() != "native" or ctx.qp(ctx.op.outputs[0]).per_channel:
         return None
     x_name, w_name = ctx.op.inputs[0], ctx.op.inputs[1]
     n, c, h, w = ctx.spec(x_name).shape
     _, o, oh, ow = ctx.spec(ctx.op.outputs[0]).shape
-    _, cg, kh, kw = wprime.shape
+    _, cg, kh, kw = ctx.const(w_name).shape
     group = int(ctx.attrs.get("group", 1))
     sh, sw = ctx.attrs["strides"]
     pt, pl, pb, pr = ctx.attrs["pads"]
     bias = bias_total(ctx, 2, np.zeros((o, 1), np.int64), 0)
-    bound = int(np.abs(wprime.reshape(o, -1)).sum(axis=1).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
+    bound = int(weight_abs_sums(ctx, w_name).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
     if bound >= 2**31:
         return None
     requant = native_requant(ctx, bias.astype(np.int32), np.broadcast_to(mult.reshape(-1), (o,)))
@@ -173,7 +182,7 @@ def _native_conv(ctx: KernelContext, wprime: np.ndarray, mult: np.ndarray, zero:
 
     if depthwise:
         geometry = native.Geometry(c, h, w, kh, kw, (sh, sw), ctx.attrs["dilations"], (pt, pl), oh, ow)
-        taps = np.ascontiguousarray(wprime.reshape(o, kh * kw), np.int32)
+        taps = np.ascontiguousarray(declared_weight(ctx, w_name).reshape(o, kh * kw), np.int32)
         work = n * o * pixels * kh * kw
         requants = {span: requant.part(*span) for ways in {1, parallel.cores()} for span in parallel.spans(o, ways)}
 

@@ -12,24 +12,21 @@ import numpy as np
 from furiosa.common.qmath import multiplier
 
 from . import KernelContext, Run, integer, kernel
-from .conv import bias_total, declared_weight, finish, native_requant, stored_zero_point
+from .conv import bias_total, declared_weight, finish, native_requant, stored_zero_point, weight_abs_sums
 from .exact import ExactMatmul
 
 
 @kernel("gemm")
 def prepare_gemm(ctx: KernelContext) -> Run:
     a_name, w_name = ctx.op.inputs[0], ctx.op.inputs[1]
-    wprime = declared_weight(ctx, w_name)
-    out_features, k = wprime.shape
+    out_features, k = ctx.const(w_name).shape
     zero = stored_zero_point(ctx, a_name)
-    total = bias_total(ctx, 2, wprime, zero)
     mult = multiplier(ctx.qp(a_name).scale[0], ctx.qp(w_name).scale, ctx.qp(ctx.op.outputs[0]).scale[0])
-    matmul = ExactMatmul(wprime, total)
     out_shape = ctx.spec(ctx.op.outputs[0]).shape
     weight_qp = ctx.qp(w_name)
     rows = int(np.prod(ctx.spec(a_name).shape, dtype=np.int64)) // k
     bias = bias_total(ctx, 2, np.zeros((out_features, 1), np.int64), 0)
-    bound = int(np.abs(wprime).sum(axis=1).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
+    bound = int(weight_abs_sums(ctx, w_name).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
     if integer.backend() == "native" and bound < 2**31 and not ctx.qp(ctx.op.outputs[0]).per_channel:
         gemm = integer.Gemm(np.ascontiguousarray(ctx.const(w_name).T), weight_qp.zero_point_array(1) - weight_qp.offset,
                             zero + 128)
@@ -40,6 +37,8 @@ def prepare_gemm(ctx: KernelContext) -> Run:
             return [requant.rows(acc).reshape(out_shape)]
 
         return run_native
+    # The other backends work on the declared weights (int64: exact in every sum below).
+    wprime = declared_weight(ctx, w_name)
     if integer.backend() != "blas" and len(set(weight_qp.zero_point)) == 1 and bound < 2**31:
         exact = integer.IntegerMatmul(integer.to_uint8(ctx.const(w_name)).T,
                                       weight_qp.zero_point[0] - weight_qp.offset + 128, zero + 128, rows)
@@ -51,6 +50,8 @@ def prepare_gemm(ctx: KernelContext) -> Run:
             return [finish(acc, mult, ctx).reshape(out_shape)]
 
         return run_integer
+
+    matmul = ExactMatmul(wprime, bias_total(ctx, 2, wprime, zero))
 
     def run(args):
         a = args[0].reshape(-1, k).astype(np.float32)

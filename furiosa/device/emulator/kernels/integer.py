@@ -62,7 +62,7 @@ def to_uint8(stored: np.ndarray) -> np.ndarray:
 def _session(model: onnx.ModelProto):
     # Many small sessions run one after another: threads that spin between runs would only
     # compete with the next session's threads for the cores.
-    return onnxrt.session(model, spinning=False)
+    return onnxrt.session(model, spinning=False, shared_arena=True)
 
 
 def _model(node: onnx.NodeProto, x_shape: tuple[int, ...], inits: list[onnx.TensorProto]) -> onnx.ModelProto:
@@ -137,19 +137,27 @@ def signed_exact() -> bool:
     return _signed_exact
 
 
-def _matmul_integer(const_name: str, const: np.ndarray, input_type: int, input_shape, a_zero, b_zero) -> object:
-    """A single-threaded session of ``MatMulInteger`` with one constant operand."""
+def _matmul_integer(const_name: str, const: np.ndarray | None, input_type: int, input_shape, a_zero, b_zero,
+                    const_shape: tuple[int, ...] = (), const_type: int = TensorProto.UINT8) -> object:
+    """A single-threaded session of ``MatMulInteger`` with one constant operand.
+
+    With ``const`` None, the constant operand is an input of the session (``const_shape``,
+    ``const_type``) that the caller feeds at every run: onnxruntime then keeps no copy of it.
+    """
     node = helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["y"])
-    inits = [numpy_helper.from_array(const, const_name), numpy_helper.from_array(a_zero, "az"),
-             numpy_helper.from_array(b_zero, "bz")]
+    inits = [numpy_helper.from_array(a_zero, "az"), numpy_helper.from_array(b_zero, "bz")]
     input_name = "b" if const_name == "a" else "a"
+    inputs = [helper.make_tensor_value_info(input_name, input_type, input_shape)]
+    if const is None:
+        inputs.append(helper.make_tensor_value_info(const_name, const_type, const_shape))
+    else:
+        inits.append(numpy_helper.from_array(const, const_name))
     graph = helper.make_graph(
-        [node], "gemm", [helper.make_tensor_value_info(input_name, input_type, input_shape)],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, None)], inits,
+        [node], "gemm", inputs, [helper.make_tensor_value_info("y", TensorProto.INT32, None)], inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
-    return onnxrt.session(model, threads=1)
+    return onnxrt.session(model, threads=1, shared_arena=True)
 
 
 class PlanarGemm:
@@ -163,17 +171,19 @@ class PlanarGemm:
 
     def __init__(self, weight: np.ndarray, weight_zero: int, x_zero: int, signed: bool | None = None) -> None:
         self.signed = signed_exact() if signed is None else signed
-        k = weight.shape[1]
+        # The weights are fed at every run rather than held as an initializer: onnxruntime
+        # multiplies as fast either way (it does not pre-pack the left operand) and keeps no copy.
+        self._weight = to_uint8(np.ascontiguousarray(weight, np.int8))
         a_zero = np.array(weight_zero + 128, np.uint8)
         if self.signed:
             b_type, b_zero = TensorProto.INT8, np.array(x_zero, np.int8)
         else:
             b_type, b_zero = TensorProto.UINT8, np.array(x_zero + 128, np.uint8)
-        self._session = _matmul_integer("a", to_uint8(np.ascontiguousarray(weight, np.int8)), b_type, (k, "pixels"),
-                                        a_zero, b_zero)
+        self._session = _matmul_integer("a", None, b_type, (weight.shape[1], "pixels"), a_zero, b_zero,
+                                        self._weight.shape)
 
     def __call__(self, patches: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"b": patches})[0]
+        return self._session.run(None, {"b": patches, "a": self._weight})[0]
 
 
 class Gemm:

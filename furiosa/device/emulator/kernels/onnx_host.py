@@ -10,7 +10,7 @@ from . import KernelContext, Run, kernel
 
 
 def session(model: bytes, threads: int = 0):
-    return onnxrt.session(model, threads=threads)
+    return onnxrt.session(model, threads=threads, shared_arena=True)
 
 
 @kernel("onnx")
