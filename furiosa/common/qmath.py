@@ -17,6 +17,7 @@ exactly the values the reference gives.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -50,12 +51,13 @@ class QParams:
         if not self.scale:
             raise ValueError("quantization parameters need at least one scale")
         lo, hi = _LIMITS[self.dtype]
-        for zp in self.zero_point:
-            if not lo <= zp <= hi:
-                raise ValueError(f"zero point {zp} is outside the {self.dtype} range [{lo}, {hi}]")
-        for s in self.scale:
-            if not (np.isfinite(s) and s > 0):
-                raise ValueError(f"scale must be finite and positive, got {s}")
+        if not lo <= min(self.zero_point) <= max(self.zero_point) <= hi:
+            zp = next(z for z in self.zero_point if not lo <= z <= hi)
+            raise ValueError(f"zero point {zp} is outside the {self.dtype} range [{lo}, {hi}]")
+        scales = np.asarray(self.scale, dtype=np.float64)
+        if not bool(np.all((scales > 0.0) & (scales < math.inf))):  # False for NaN too
+            s = next(s for s in self.scale if not 0.0 < s < math.inf)
+            raise ValueError(f"scale must be finite and positive, got {s}")
         if len(self.scale) > 1 and self.axis is None:
             raise ValueError("per-channel quantization parameters need an axis")
 
@@ -106,8 +108,7 @@ class QParams:
 
     @classmethod
     def from_json(cls, data: dict) -> "QParams":
-        return cls(tuple(float(s) for s in data["scale"]), tuple(int(z) for z in data["zero_point"]),
-                   data["dtype"], data["axis"])
+        return cls(tuple(map(float, data["scale"])), tuple(map(int, data["zero_point"])), data["dtype"], data["axis"])
 
 
 def _along_axis(values: np.ndarray, axis: int | None, ndim: int) -> np.ndarray:

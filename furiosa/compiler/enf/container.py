@@ -114,9 +114,10 @@ def _fail(what: str) -> EnfFormatError:
     return EnfFormatError(f"damaged ENF file: {what}")
 
 
-def read(data: bytes, origin: str = "<bytes>") -> Program:
+def read(data: bytes | memoryview, origin: str = "<bytes>") -> Program:
     """Parse and check ENF bytes; raise :class:`EnfFormatError` or an incompatibility error."""
-    data = bytes(data)
+    if not (isinstance(data, bytes) or isinstance(data, memoryview) and data.readonly and data.format == "B"):
+        data = bytes(data)  # read-only views (a cache entry's) are parsed in place
     if len(data) < HEADER_SIZE:
         raise _fail(f"{origin} holds {len(data)} bytes, fewer than the 64-byte header")
     magic, major, minor, _reserved, m_len, b_len, digest = HEADER.unpack_from(data)
@@ -130,10 +131,10 @@ def read(data: bytes, origin: str = "<bytes>") -> Program:
     expected = HEADER_SIZE + m_len + b_len
     if len(data) != expected:
         raise _fail(f"{origin} is {len(data)} bytes long, its header announces {expected} (truncated or padded)")
-    if hashlib.sha256(data[HEADER_SIZE:]).digest() != digest:
+    if hashlib.sha256(memoryview(data)[HEADER_SIZE:]).digest() != digest:
         raise _fail(f"checksum mismatch in {origin}; the file was modified or corrupted")
     try:
-        manifest = json.loads(data[HEADER_SIZE:HEADER_SIZE + m_len])
+        manifest = json.loads(bytes(data[HEADER_SIZE:HEADER_SIZE + m_len]))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise _fail(f"unreadable manifest in {origin}: {error}") from None
     blob = memoryview(data)[HEADER_SIZE + m_len:]
