@@ -102,6 +102,23 @@ def emulator_pace() -> bool:
     raise ValueError(f"FURIOSA_EMU_PACE must be 1 (pace inferences to the modeled device time) or 0, got {raw!r}")
 
 
+def emulator_threads() -> int:
+    """``FURIOSA_EMU_THREADS``: how many threads one inference's kernels may use (default: the
+    cores, at most 4). 1 computes every operator on the calling thread, which lets several
+    workers or processes share the cores without competing."""
+    cores = max(1, min(4, os.cpu_count() or 1))
+    raw = _get("FURIOSA_EMU_THREADS")
+    if raw is None or raw.strip() == "":
+        return cores
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise ValueError(f"FURIOSA_EMU_THREADS must be an integer from 1 to 256, got {raw!r}")
+    return value
+
+
 def log_level() -> str:
     """``FURIOSA_LOG_LEVEL``: INFO (default), WARN, ERROR or OFF."""
     return (_get("FURIOSA_LOG_LEVEL") or "INFO").upper()

@@ -158,6 +158,7 @@ class Engine:
         self._owns_devices = owns_devices
         try:
             self._pace = settings.emulator_pace()  # FURIOSA_EMU_PACE: take at least the modeled time
+            settings.emulator_threads()  # FURIOSA_EMU_THREADS: checked here rather than mid-inference
             with translate():
                 self.program = load_program(model, devices.target, batch, config)
                 self.executor = Executor(self.program)

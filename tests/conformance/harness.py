@@ -2,9 +2,6 @@
 
 The exact-product backend is read from ``FURIOSA_EMU_KERNELS`` when the program's kernels are
 prepared; callers select it with :func:`use_backend` before calling :func:`check_case`.
-``native-rows`` and ``native-planes`` are the native backend with its convolutions forced into
-one orientation each (the choice otherwise depends on the output size, and the conformance
-models are small).
 """
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ from tests.reference import run_reference
 
 from .builders import Built, Case
 
-BACKENDS = ("native-rows", "native-planes", "integer", "blas")
+BACKENDS = ("native", "integer", "blas")
 # Kernels that only carry data across the host/NPU boundary or relabel it: not computations.
 BOOKKEEPING = {"layout", "retag"}
 # Kernels that are not int8 computations of the NPU: the host's float fallback.
@@ -45,17 +42,13 @@ def expected(case: Case) -> list[np.ndarray]:
 
 def use_backend(monkeypatch, backend: str) -> None:
     """Select ``backend`` (one of :data:`BACKENDS`) for the kernels prepared from now on."""
-    from furiosa.device.emulator.kernels import conv, native
+    from furiosa.device.emulator.kernels import native
 
-    if backend.startswith("native"):
-        if not native.available():
-            import pytest
+    if backend == "native" and not native.available():
+        import pytest
 
-            pytest.skip("the native loops are not built in this installation")
-        monkeypatch.setenv("FURIOSA_EMU_KERNELS", "native")
-        monkeypatch.setattr(conv, "ROWS_BELOW", 1 << 62 if backend == "native-rows" else 0)
-    else:
-        monkeypatch.setenv("FURIOSA_EMU_KERNELS", backend)
+        pytest.skip("the native loops are not built in this installation")
+    monkeypatch.setenv("FURIOSA_EMU_KERNELS", backend)
 
 
 def compute_kernels(program) -> Counter:

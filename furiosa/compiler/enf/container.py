@@ -162,11 +162,11 @@ def _io(data: dict) -> IOSpec:
 def _program(manifest: dict, blob: memoryview) -> Program:
     if manifest.get("format") != FORMAT_NAME:
         raise EnfFormatError(f"manifest names format {manifest.get('format')!r}, not {FORMAT_NAME!r}")
-    blobs: dict[str, bytes] = {}
+    blobs: dict[str, memoryview] = {}
     for name, (offset, length) in manifest["blobs"].items():
         if offset < 0 or length < 0 or offset + length > len(blob):
             raise _fail(f"constant {name!r} lies outside the blob")
-        blobs[name] = bytes(blob[offset:offset + length])
+        blobs[name] = blob[offset:offset + length]  # read-only views of the file's bytes: no copy
     tensors = {}
     for t in manifest["tensors"]:
         spec = TensorSpec(t["name"], tuple(int(d) for d in t["shape"]), str(t["dtype"]),

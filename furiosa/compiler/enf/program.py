@@ -139,7 +139,7 @@ class Program:
     outputs: tuple[IOSpec, ...]
     tensors: Mapping[str, TensorSpec]
     operators: tuple[Operator, ...]
-    blobs: Mapping[str, bytes]
+    blobs: Mapping[str, "bytes | memoryview"]  # read back from a file: read-only views of its bytes
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     memory: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     warnings: tuple[str, ...] = ()

@@ -4,9 +4,10 @@ With stored inputs ``s``, stored input zero point ``z`` and ``w' = w - zw`` (dec
 ``acc = sum(s * w') - z * sum(w') + bias``, where padding holds ``z`` so that it contributes
 nothing. The products are formed, by backend (:func:`.integer.backend`):
 
-* ``native``: patch rows built by the native loops, multiplied by onnxruntime's
-  ``MatMulInteger`` (exact int32), requantized by the native loops straight into the output
-  layout; depthwise convolutions summed exactly in int32 by a native loop;
+* ``native``: the weights times the patch matrix (built by the native loops) by onnxruntime's
+  ``MatMulInteger`` (exact int32, already in the output's (channels, pixels) layout),
+  requantized by the native loops; depthwise convolutions summed exactly in int32 and
+  requantized by a native loop;
 * ``integer``: onnxruntime's ``ConvInteger``;
 * ``blas``: :class:`~.exact.ExactMatmul` (float32, exact by construction) or, for depthwise
   convolutions, shifted multiply-adds whose bound is checked.
@@ -23,8 +24,6 @@ from furiosa.common.qmath import multiplier, requantize
 from . import KernelContext, Run, integer, kernel, native, parallel
 from .exact import LIMIT, MAX_STORED, ExactMatmul
 from .parallel import by_channel
-
-ROWS_BELOW = 400  # output pixels below which the native convolution multiplies patch rows by the weights
 
 
 def declared_weight(ctx: KernelContext, name: str) -> np.ndarray:
@@ -209,16 +208,9 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
     # so that one convolution can use every core when nothing else is running.
     blocks = [(g * og + a, g * og + b) for g in range(group) for a, b in parallel.spans(og, parallel.cores())]
     requants = [requant.part(a, b) for a, b in blocks]
-    # Weights times patches gives the (channels, pixels) layout directly; with few pixels,
-    # onnxruntime is faster with the weights as the constant right operand, and transposing
-    # the small operands costs less than it gains.
-    by_rows = pixels < ROWS_BELOW
-    if by_rows:
-        gemms = [integer.Gemm(np.ascontiguousarray(stored_w[a:b].T), w_zero, zero + 128) for a, b in blocks]
-        signed = False
-    else:
-        gemms = [integer.PlanarGemm(stored_w[a:b], w_zero, zero) for a, b in blocks]
-        signed = gemms[0].signed
+    # Weights times patches gives the (channels, pixels) layout of the output directly.
+    gemms = [integer.PlanarGemm(stored_w[a:b], w_zero, zero) for a, b in blocks]
+    signed = gemms[0].signed
     pad = (zero & 0xFF) ^ (0 if signed else 0x80)
     patch = cg * kh * kw
 
@@ -240,15 +232,10 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
         out = np.empty((n, o, pixels), np.int8)
         for s in range(n):
             cols = patches(x[s])
-            if by_rows:
-                cols = np.ascontiguousarray(cols.transpose(0, 2, 1))
 
             def part(i: int, s: int = s, cols: np.ndarray = cols) -> None:
                 a, b = blocks[i]
-                if by_rows:
-                    out[s, a:b] = requants[i].rows(gemms[i](cols[a // og])).T
-                else:
-                    requants[i].planes(gemms[i](cols[a // og]), out[s, a:b])
+                requants[i].planes(gemms[i](cols[a // og]), out[s, a:b])
 
             if parallel.ways(pixels * o * patch) > 1:
                 parallel.run_all([(lambda i=i: part(i)) for i in range(len(blocks))])

@@ -172,7 +172,7 @@ class PlanarGemm:
     def __init__(self, weight: np.ndarray, weight_zero: int, x_zero: int, signed: bool | None = None) -> None:
         self.signed = signed_exact() if signed is None else signed
         # The weights are fed at every run rather than held as an initializer: onnxruntime
-        # multiplies as fast either way (it does not pre-pack the left operand) and keeps no copy.
+        # multiplies as fast (it does not pre-pack the left operand) and keeps no copy of them.
         self._weight = to_uint8(np.ascontiguousarray(weight, np.int8))
         a_zero = np.array(weight_zero + 128, np.uint8)
         if self.signed:
@@ -207,7 +207,9 @@ class Gemm:
         if len(set(wz.tolist())) == 1:
             wz = wz[:1].reshape(())
         self.signed = signed
-        self._session = _matmul_integer("b", w, TensorProto.UINT8, ("rows", k), np.array(x_zero, np.uint8), wz)
+        self._weight = w  # fed at every run: onnxruntime keeps no copy (see PlanarGemm)
+        self._session = _matmul_integer("b", None, TensorProto.UINT8, ("rows", k), np.array(x_zero, np.uint8), wz,
+                                        w.shape, TensorProto.INT8 if signed else TensorProto.UINT8)
 
     def __call__(self, rows_u8: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"a": rows_u8})[0]
+        return self._session.run(None, {"a": rows_u8, "b": self._weight})[0]

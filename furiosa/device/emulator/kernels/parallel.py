@@ -11,7 +11,6 @@ inferences in flight; :func:`ways` says how many parts to cut an operator's work
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,12 +18,23 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from furiosa.common import settings
+
 THRESHOLD = 1 << 18
 WORK_THRESHOLD = 1 << 21  # multiply-adds below which one thread is as fast as several
-_workers = max(1, min(4, os.cpu_count() or 1))
-_pool = ThreadPoolExecutor(_workers, thread_name_prefix="furiosa-kernel") if _workers > 1 else None
 _lock = threading.Lock()
 _in_flight = 0
+_workers = 0  # FURIOSA_EMU_THREADS, read on first use (see _setup)
+_pool: ThreadPoolExecutor | None = None
+
+
+def _setup() -> None:
+    global _workers, _pool
+    with _lock:
+        if not _workers:
+            workers = settings.emulator_threads()
+            _pool = ThreadPoolExecutor(workers, thread_name_prefix="furiosa-kernel") if workers > 1 else None
+            _workers = workers
 
 
 def enter() -> None:
@@ -52,14 +62,16 @@ def running() -> Iterator[None]:
 
 def cores() -> int:
     """How many threads kernels may use at most."""
+    if not _workers:
+        _setup()
     return _workers if _pool is not None else 1
 
 
 def ways(work: int) -> int:
     """How many parts to split ``work`` (multiply-adds or elements) into: 1 when small or busy."""
-    if _pool is None or work < WORK_THRESHOLD or _in_flight > 1:
+    if work < WORK_THRESHOLD or _in_flight > 1:
         return 1
-    return _workers
+    return cores()
 
 
 def spans(total: int, parts: int) -> list[tuple[int, int]]:
@@ -71,7 +83,7 @@ def spans(total: int, parts: int) -> list[tuple[int, int]]:
 
 def run_all(tasks: Sequence[Callable[[], None]]) -> None:
     """Run the tasks, all but the first on the pool, the first on this thread; errors propagate."""
-    if len(tasks) == 1 or _pool is None:
+    if len(tasks) == 1 or cores() == 1:
         for task in tasks:
             task()
         return
@@ -88,7 +100,7 @@ def run_all(tasks: Sequence[Callable[[], None]]) -> None:
 def by_channel(fn: Callable[[np.ndarray, slice], np.ndarray], array: np.ndarray, axis: int = 1) -> np.ndarray:
     """``fn(array_part, channel_slice)`` over channel slices of ``array``, concatenated."""
     channels = array.shape[axis]
-    if _pool is None or array.size < THRESHOLD or channels < 2 or _in_flight > 1:
+    if array.size < THRESHOLD or channels < 2 or _in_flight > 1 or cores() == 1:
         return fn(array, slice(0, channels))
     slices = [slice(a, b) for a, b in spans(channels, _workers)]
     index = [slice(None)] * array.ndim
