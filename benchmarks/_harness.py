@@ -1,6 +1,6 @@
 """What every benchmark shares: timing against a reference in the same run, the machine line.
 
-Timings alternate between the measured function and its reference (one call of each, in turn,
+Timings alternate between the measured function and its reference (a block of each, in turn,
 ``repeat`` times, after a warm-up), so that a change in the machine's load during the run
 affects both alike; each figure is the median. Run the benchmarks on a quiet machine: other
 work on the cores changes absolute times far more than it changes ratios.
@@ -22,14 +22,21 @@ if str(ROOT) not in sys.path:
 
 
 def interleaved(functions: dict[str, Callable[[], object]], repeat: int, warmup: int = 2,
-                inner: int = 1) -> dict[str, float]:
-    """Median milliseconds per call of each function, calls alternating between them."""
+                inner: int = 1, settle: int = 1) -> dict[str, float]:
+    """Median milliseconds per call of each function, in blocks alternating between them.
+
+    Each round runs every function in turn: ``settle`` untimed calls, then ``inner`` timed ones.
+    The untimed calls matter: onnxruntime's thread pools keep spinning for a while after a run,
+    so a function timed right after another session's run would pay for that session's threads.
+    """
     for function in functions.values():
         for _ in range(warmup):
             function()
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeat):
         for name, function in functions.items():
+            for _ in range(settle):
+                function()
             started = time.perf_counter()
             for _ in range(inner):
                 function()

@@ -56,6 +56,15 @@ static void inside(const Geometry *g, Py_ssize_t shift, Py_ssize_t *first, Py_ss
     *last = b;
 }
 
+WIDE static void flip_copy(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t count, uint8_t flip) {
+    for (Py_ssize_t i = 0; i < count; i++) dst[i] = src[i] ^ flip;
+}
+
+static void strided_copy(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t count, Py_ssize_t stride,
+                         uint8_t flip) {
+    for (Py_ssize_t i = 0; i < count; i++) dst[i] = src[i * stride] ^ flip;
+}
+
 /* Rows (c, ky, kx) of channels [c0, c1) of the patch matrix (C * kh * kw, oh * ow): each row is
  * the input plane seen through one tap, bytes XORed with `flip`, `pad` where the tap falls
  * outside the input. */
@@ -79,11 +88,12 @@ static void im2col_loop(const int8_t *x, uint8_t *out, const Geometry *g, Py_ssi
                     }
                     const uint8_t *line = plane + iy * g->w;
                     memset(seg, pad, (size_t)first);
-                    if (g->sw == 1) {
-                        const uint8_t *src = line + shift;
-                        for (Py_ssize_t ox = first; ox < last; ox++) seg[ox] = src[ox] ^ flip;
+                    if (g->sw == 1 && flip == 0) {
+                        memcpy(seg + first, line + shift + first, (size_t)(last - first));
+                    } else if (g->sw == 1) {
+                        flip_copy(seg + first, line + shift + first, last - first, flip);
                     } else {
-                        for (Py_ssize_t ox = first; ox < last; ox++) seg[ox] = line[ox * g->sw + shift] ^ flip;
+                        strided_copy(seg + first, line + first * g->sw + shift, last - first, g->sw, flip);
                     }
                     memset(seg + last, pad, (size_t)(g->ow - last));
                 }

@@ -12,7 +12,6 @@ inferences in flight; :func:`ways` says how many parts to cut an operator's work
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
@@ -25,15 +24,60 @@ WORK_THRESHOLD = 1 << 21  # multiply-adds below which one thread is as fast as s
 _lock = threading.Lock()
 _in_flight = 0
 _workers = 0  # FURIOSA_EMU_THREADS, read on first use (see _setup)
-_pool: ThreadPoolExecutor | None = None
+_team: "_Team | None" = None
+
+
+class _Helper(threading.Thread):
+    """A thread that runs one task each time it is handed one: two locks, no queue, no futures.
+
+    Handing work over costs a lock release and the thread's wake-up, a few microseconds, where a
+    ``ThreadPoolExecutor`` round trip costs tens: kernels fork and join once per operator.
+    """
+
+    def __init__(self, index: int) -> None:
+        super().__init__(name=f"furiosa-kernel-{index}", daemon=True)
+        self._go = threading.Lock()
+        self._go.acquire()
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._task: Callable[[], None] | None = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            self._go.acquire()
+            try:
+                self._task()  # type: ignore[misc]
+            except BaseException as error:  # noqa: BLE001 - handed back to the caller
+                self.error = error
+            self._task = None
+            self._done.release()
+
+    def hand(self, task: Callable[[], None]) -> None:
+        self.error = None
+        self._task = task
+        self._go.release()
+
+    def wait(self) -> BaseException | None:
+        self._done.acquire()
+        return self.error
+
+
+class _Team:
+    """The helper threads; one caller at a time (others run their tasks themselves)."""
+
+    def __init__(self, helpers: int) -> None:
+        self.helpers = [_Helper(i) for i in range(helpers)]
+        self.busy = threading.Lock()
 
 
 def _setup() -> None:
-    global _workers, _pool
+    global _workers, _team
     with _lock:
         if not _workers:
             workers = settings.emulator_threads()
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="furiosa-kernel") if workers > 1 else None
+            _team = _Team(workers - 1) if workers > 1 else None
             _workers = workers
 
 
@@ -64,7 +108,7 @@ def cores() -> int:
     """How many threads kernels may use at most."""
     if not _workers:
         _setup()
-    return _workers if _pool is not None else 1
+    return _workers
 
 
 def ways(work: int) -> int:
@@ -82,19 +126,34 @@ def spans(total: int, parts: int) -> list[tuple[int, int]]:
 
 
 def run_all(tasks: Sequence[Callable[[], None]]) -> None:
-    """Run the tasks, all but the first on the pool, the first on this thread; errors propagate."""
-    if len(tasks) == 1 or cores() == 1:
+    """Run the tasks, the first on this thread and the others on the helpers; errors propagate.
+
+    Returns when every task has finished. With more tasks than threads, or while another
+    caller has the helpers, the remaining tasks run on this thread.
+    """
+    team = _team if cores() > 1 and len(tasks) > 1 else None
+    if team is None or not team.busy.acquire(blocking=False):
         for task in tasks:
             task()
         return
-    futures = [_pool.submit(task) for task in tasks[1:]]
     try:
-        tasks[0]()
+        handed = list(zip(team.helpers, tasks[1:]))
+        for helper, task in handed:
+            helper.hand(task)
+        error: BaseException | None = None
+        try:
+            tasks[0]()
+            for task in tasks[1 + len(handed):]:
+                task()
+        except BaseException as raised:  # noqa: BLE001 - re-raised once every helper is done
+            error = raised
+        for helper, _ in handed:  # wait for every part before the caller reuses its buffers
+            failed = helper.wait()
+            error = error or failed
+        if error is not None:
+            raise error
     finally:
-        for future in futures:
-            future.exception()  # wait for every part before the caller reuses its buffers
-    for future in futures:
-        future.result()
+        team.busy.release()
 
 
 def by_channel(fn: Callable[[np.ndarray, slice], np.ndarray], array: np.ndarray, axis: int = 1) -> np.ndarray:
@@ -104,10 +163,12 @@ def by_channel(fn: Callable[[np.ndarray, slice], np.ndarray], array: np.ndarray,
         return fn(array, slice(0, channels))
     slices = [slice(a, b) for a, b in spans(channels, _workers)]
     index = [slice(None)] * array.ndim
+    parts: list[np.ndarray | None] = [None] * len(slices)
 
-    def run(part: slice) -> np.ndarray:
+    def run(i: int) -> None:
         index_part = list(index)
-        index_part[axis] = part
-        return fn(array[tuple(index_part)], part)
+        index_part[axis] = slices[i]
+        parts[i] = fn(array[tuple(index_part)], slices[i])
 
-    return np.concatenate(list(_pool.map(run, slices)), axis=axis)
+    run_all([lambda i=i: run(i) for i in range(len(slices))])
+    return np.concatenate(parts, axis=axis)
