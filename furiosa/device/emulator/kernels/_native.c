@@ -13,6 +13,8 @@
  *                into [lo, hi]); rows of (pixels, channels) or planes of (channels, pixels);
  *   depthwise    exact int32 sums of (x - zero) * w over each window of a depthwise conv,
  *                requantized as above;
+ *   arith        add / sub / mul of two quantized operands with a clamp, computed as the pair
+ *                tables compute it (used only where it equals the table on all 65,536 pairs);
  *   pair_lut     out[i] = lut[(uint8(a[i]) << 8) | uint8(b[i])] (two-input lookup tables).
  *
  * Floating-point contraction is disabled at build time (-ffp-contract=off): the product and
@@ -349,6 +351,63 @@ static PyObject *depthwise(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* --- two-input arithmetic ------------------------------------------------------------------ */
+/* quantize(act(dequantize(a) op dequantize(b))) computed in float32 as numpy computes the pair
+ * table (furiosa.common.qmath.pair_table): each dequantized operand (q - zp) * scale rounded to
+ * float32, the operation rounded to float32, the activation, then x / scale_out rounded to
+ * float32, rounded half to even, plus the zero point, clamped. Python checks it against the
+ * table on all 65,536 pairs before using it, so it is only ever an exact replacement. */
+typedef struct {
+    int op, act;              /* op: 0 add, 1 sub, 2 mul; act: 0 none, 1 clip(act_lo, act_hi) */
+    int za, zb;               /* stored value minus declared zero point: q + offset - zp */
+    float sa, sb, so, act_lo, act_hi;
+    float lo, hi;             /* declared bounds minus the output zero point */
+    int zo;                   /* output zero point minus its storage offset */
+} Arith;
+
+static const float ROUND_MAGIC_F = 12582912.0f; /* 1.5 * 2**23 */
+
+WIDE static void arith_loop(const int8_t *restrict a, const int8_t *restrict b, int8_t *restrict y, Py_ssize_t n,
+                            Arith p) {
+    const int op = p.op, act = p.act, za = p.za, zb = p.zb, zo = p.zo;
+    const float sa = p.sa, sb = p.sb, so = p.so, alo = p.act_lo, ahi = p.act_hi, lo = p.lo, hi = p.hi;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const float fa = (float)((int)a[i] + za) * sa;
+        const float fb = (float)((int)b[i] + zb) * sb;
+        float v = op == 0 ? fa + fb : (op == 1 ? fa - fb : fa * fb);
+        if (act) {
+            v = v < alo ? alo : v;
+            v = v > ahi ? ahi : v;
+        }
+        float t = v / so;
+        t = t != t ? 0.0f : t; /* NaN quantizes to the zero point */
+        t = t < lo ? lo : t;
+        t = t > hi ? hi : t;
+        t = (t + ROUND_MAGIC_F) - ROUND_MAGIC_F;
+        y[i] = (int8_t)((int)t + zo);
+    }
+}
+
+/* arith(a, b, out, op, act, za, zb, sa, sb, so, act_lo, act_hi, lo, hi, zo) */
+static PyObject *arith(PyObject *self, PyObject *args) {
+    Py_buffer a, b, out;
+    Arith p;
+    if (!PyArg_ParseTuple(args, "y*y*w*iiiifffffffi", &a, &b, &out, &p.op, &p.act, &p.za, &p.zb, &p.sa, &p.sb, &p.so,
+                          &p.act_lo, &p.act_hi, &p.lo, &p.hi, &p.zo))
+        return NULL;
+    const Py_ssize_t n = out.len;
+    if (a.len != n || b.len != n || p.op < 0 || p.op > 2 || !(p.lo <= p.hi) || p.lo < -1024 || p.hi > 1024) {
+        PyBuffer_Release(&a); PyBuffer_Release(&b); PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "arith: operands differ in size or the parameters are out of range");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    arith_loop((const int8_t *)a.buf, (const int8_t *)b.buf, (int8_t *)out.buf, n, p);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&a); PyBuffer_Release(&b); PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
 /* --- two-input lookup tables ------------------------------------------------------------------ */
 static PyObject *pair_lut(PyObject *self, PyObject *args) {
     Py_buffer a, b, lut, out;
@@ -376,6 +435,7 @@ static PyMethodDef methods[] = {
     {"requant", requant, METH_VARARGS, "Requantize int32 accumulators to stored int8."},
     {"depthwise", depthwise, METH_VARARGS, "A depthwise convolution: exact int32 sums, requantized."},
     {"pair_lut", pair_lut, METH_VARARGS, "Apply a 65536-entry table to two int8 operands."},
+    {"arith", arith, METH_VARARGS, "Add, subtract or multiply two quantized operands, as their pair table."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -384,7 +444,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native lo
 
 /* Raised whenever a function's arguments change, so that a stale build left in place by a failed
  * rebuild is refused by native.py instead of being called with the wrong arguments. */
-#define NATIVE_ABI 2
+#define NATIVE_ABI 3
 
 PyMODINIT_FUNC PyInit__native(void) {
     PyObject *m = PyModule_Create(&module);

@@ -11,7 +11,7 @@ import numpy as np
 
 import logging
 
-ABI = 2  # must equal NATIVE_ABI in _native.c
+ABI = 3  # must equal NATIVE_ABI in _native.c
 
 try:
     from . import _native
@@ -142,3 +142,48 @@ def pair_lut(a: np.ndarray, b: np.ndarray, lut: np.ndarray, out: np.ndarray | No
     out = np.empty(a.shape, np.int8) if out is None else out
     _native.pair_lut(_contiguous(a, np.int8), _contiguous(b, np.int8), lut, out)
     return out
+
+
+ARITH_OPS = {"add": 0, "sub": 1, "mul": 2}
+
+
+class Arithmetic:
+    """``quantize(act(dequantize(a) op dequantize(b)))`` computed, not looked up.
+
+    Built only for add / sub / mul with no activation, Relu or Clip, per-tensor parameters;
+    :meth:`matches` compares it with the pair table on all 65,536 operand pairs, and kernels use
+    it only when it matches, so it never changes a result.
+    """
+
+    def __init__(self, op: str, activation: dict | None, qp_a, qp_b, qp_out) -> None:
+        if op not in ARITH_OPS or any(q.per_channel for q in (qp_a, qp_b, qp_out)):
+            raise ValueError(f"no arithmetic form for {op!r}")
+        bounds = (0.0, 0.0)
+        if activation is not None:
+            params = activation.get("params") or {}
+            if activation.get("fn") == "relu":
+                bounds = (0.0, float("inf"))
+            elif activation.get("fn") == "clip":
+                lo, hi = params.get("min"), params.get("max")
+                bounds = (-float("inf") if lo is None else float(np.float32(lo)),
+                          float("inf") if hi is None else float(np.float32(hi)))
+            else:
+                raise ValueError(f"no arithmetic form for activation {activation.get('fn')!r}")
+        lo, hi = qp_out.limits
+        zp_out = qp_out.zero_point[0]
+        self._args = (ARITH_OPS[op], int(activation is not None),
+                      qp_a.offset - qp_a.zero_point[0], qp_b.offset - qp_b.zero_point[0],
+                      qp_a.scale[0], qp_b.scale[0], qp_out.scale[0], bounds[0], bounds[1],
+                      float(lo - zp_out), float(hi - zp_out), zp_out - qp_out.offset)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.empty(a.shape, np.int8) if out is None else out
+        _native.arith(_contiguous(a, np.int8), _contiguous(b, np.int8), out, *self._args)
+        return out
+
+    def matches(self, table: np.ndarray) -> bool:
+        """Whether every one of the 65,536 operand pairs gives the table's value."""
+        bits = np.arange(65536, dtype=np.uint16)
+        a = (bits >> 8).astype(np.uint8).view(np.int8)
+        b = (bits & 0xFF).astype(np.uint8).view(np.int8)
+        return bool(np.array_equal(self(a, b), table))

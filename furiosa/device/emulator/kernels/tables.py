@@ -2,8 +2,10 @@
 
 ``lut`` applies ``quantize_out(f(dequantize_in(v)))`` through a 256-entry table, ``binary``
 applies ``quantize_out(act(f(dequantize_a(a), dequantize_b(b))))`` through a 65,536-entry table
-indexed by both stored values (with numpy broadcasting; operands of the same shape go through
-the native loop where it is built). The float32 functions are those of
+indexed by both stored values (with numpy broadcasting). With the native loops, operands of
+the same shape are looked up by a native loop, or, for add / sub / mul, computed in float32 as
+the table was, where that computation equals the table on all 65,536 pairs (checked when the
+kernel is prepared). The float32 functions are those of
 :mod:`furiosa.common.functions`, which repeat the ONNX reference operators exactly.
 """
 from __future__ import annotations
@@ -33,15 +35,32 @@ def prepare_binary(ctx: KernelContext) -> Run:
     lut = pair_table(ctx.qp(a), ctx.qp(b), ctx.qp(ctx.op.outputs[0]), fn)
     if integer.backend() != "native":
         return with_constants(ctx, lambda x, y: [apply_pair_table(x, y, lut)])
+    compute = _arithmetic(ctx, lut)
+
+    def part(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+        if compute is not None:
+            compute(x, y, out)
+        else:
+            native.pair_lut(x, y, lut, out)
 
     def apply(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
         if x.shape != y.shape:  # broadcasting: the numpy definition
             return [apply_pair_table(x, y, lut)]
         x, y = np.ascontiguousarray(x).reshape(-1), np.ascontiguousarray(y).reshape(-1)
         out = np.empty(x.shape, np.int8)
-        parallel.run_all([(lambda i=i, j=j: native.pair_lut(x[i:j], y[i:j], lut, out[i:j]))
+        parallel.run_all([(lambda i=i, j=j: part(x[i:j], y[i:j], out[i:j]))
                           for i, j in parallel.spans(x.size, parallel.ways(x.size * 4))])
         return [out.reshape(shape)]
 
     shape = ctx.spec(ctx.op.outputs[0]).shape
     return with_constants(ctx, apply)
+
+
+def _arithmetic(ctx: KernelContext, lut: np.ndarray) -> "native.Arithmetic | None":
+    """The table's computed form where one exists and equals the table on every operand pair."""
+    try:
+        compute = native.Arithmetic(ctx.attrs["fn"], ctx.attrs.get("activation"), ctx.qp(ctx.op.inputs[0]),
+                                    ctx.qp(ctx.op.inputs[1]), ctx.qp(ctx.op.outputs[0]))
+    except ValueError:
+        return None
+    return compute if compute.matches(lut) else None
