@@ -19,7 +19,8 @@
  *
  * Floating-point contraction is disabled at build time (-ffp-contract=off): the product and
  * the addition of the zero point are rounded separately, as numpy rounds them. Rounding half
- * to even uses the 1.5 * 2**52 trick, exact for |r| < 2**51 in the default rounding mode.
+ * to even uses the 1.5 * 2**52 trick (1.5 * 2**23 in float32), exact on the clamped values in
+ * the default rounding mode, and vectorizes where rint would not.
  * Every buffer's length is checked against the dimensions before any access.
  */
 #define PY_SSIZE_T_CLEAN
@@ -28,10 +29,11 @@
 #include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define WIDE __attribute__((target_clones("avx2", "default")))
+#define WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define WIDE
 #endif
+
 
 static const double ROUND_MAGIC = 6755399441055744.0; /* 1.5 * 2**52 */
 
@@ -40,7 +42,7 @@ static inline int8_t requant_one(double acc, double mult, double zp, double lo, 
     r += zp;
     r = r < lo ? lo : r;
     r = r > hi ? hi : r;
-    r = (r + ROUND_MAGIC) - ROUND_MAGIC;
+    r = (r + ROUND_MAGIC) - ROUND_MAGIC; /* half to even in the default rounding mode; |r| <= 1024 */
     return (int8_t)((int)r - offset);
 }
 
@@ -142,12 +144,13 @@ typedef struct {
 /* acc (rows, n) row-major -> out (rows, n): channel = column. */
 /* The loops below take their bounds and parameters as locals and restrict-qualified pointers, so
  * that the compiler knows the int8 stores alias nothing it reads and vectorizes them. */
-WIDE static void requant_run(const int32_t *restrict a, int8_t *restrict y, Py_ssize_t count, double m, double b,
+WIDE static void requant_run(const int32_t *restrict a, int8_t *restrict y, Py_ssize_t count, double m, int32_t b,
                              Output o) {
+    /* a[i] + b cannot overflow: the kernels check |acc| + |bias| < 2**31 when they are prepared */
     const double zp = o.zp, lo = o.lo, hi = o.hi;
     const int offset = o.offset;
     for (Py_ssize_t i = 0; i < count; i++)
-        y[i] = requant_one((double)a[i] + b, m, zp, lo, hi, offset);
+        y[i] = requant_one((double)(a[i] + b), m, zp, lo, hi, offset);
 }
 
 WIDE static void requant_rows_loop(const int32_t *restrict acc, const int32_t *restrict bias,
@@ -159,14 +162,14 @@ WIDE static void requant_rows_loop(const int32_t *restrict acc, const int32_t *r
         const int32_t *restrict a = acc + r * n;
         int8_t *restrict y = out + r * n;
         for (Py_ssize_t j = 0; j < n; j++)
-            y[j] = requant_one((double)a[j] + (double)bias[j], mult[j], zp, lo, hi, offset);
+            y[j] = requant_one((double)(a[j] + bias[j]), mult[j], zp, lo, hi, offset);
     }
 }
 
 static void requant_planes_loop(const int32_t *acc, const int32_t *bias, const double *mult, int8_t *out,
                                 Py_ssize_t n, Py_ssize_t inner, Output o) {
     for (Py_ssize_t j = 0; j < n; j++)
-        requant_run(acc + j * inner, out + j * inner, inner, mult[j], (double)bias[j], o);
+        requant_run(acc + j * inner, out + j * inner, inner, mult[j], bias[j], o);
 }
 
 /* requant(acc, bias, mult, out, rows, n, mode, zp, lo, hi, offset)
@@ -201,67 +204,55 @@ static PyObject *requant(PyObject *self, PyObject *args) {
 }
 
 /* --- depthwise convolution ------------------------------------------------------------------ */
-/* Per channel: the input minus its zero point is copied into an int32 plane padded with zeros
- * (so that padding contributes nothing and no tap needs a bounds check); every tap then adds
- * its weight times a shifted view of that plane to an int32 accumulator plane, and the exact
- * sums are requantized straight to int8.
- * - Unit strides: the accumulator is as wide as the padded plane, so each tap is one long loop
- *   over oh * pw values; the columns beyond ow are computed and dropped.
- * - Other strides: the padded plane is split into sw column phases (phase r holds columns r,
- *   r + sw, ...), so that every tap reads a contiguous run of ow values of one phase row. */
+/* Per channel, the input minus its zero point is laid out as sh * sw int32 *phase planes*: phase
+ * (rr, rc) holds the padded input's rows rr, rr + sh, ... and columns rc, rc + sw, ..., with
+ * zeros where the padding is (so padding contributes nothing and no tap needs a bounds check).
+ * Output (oy, ox) of tap (ky, kx) reads padded row oy * sh + ky * dh and column ox * sw + kx * dw,
+ * that is row oy + (ky * dh) / sh and column ox + (kx * dw) / sw of one phase plane: with an
+ * accumulator as wide as a phase row, every tap is one long loop over oh * width values (the
+ * columns beyond ow are computed and dropped). The exact int32 sums are then requantized
+ * straight to int8. With unit strides the single phase plane is the padded input. */
 typedef struct {
-    Py_ssize_t ph, pw, width; /* padded plane; width of a phase row */
-    int32_t *plane, *acc, *phases;
+    Py_ssize_t rows, width, size; /* of one phase plane; size includes the slack read past its end */
+    int32_t *phases, *acc;
     int8_t *wide; /* requantized rows before they are packed */
 } Scratch;
 
-WIDE static void fill_plane(const int8_t *src, const Geometry *g, int zero, Scratch *t) {
-    memset(t->plane, 0, sizeof(int32_t) * (size_t)(t->ph * t->pw + t->pw));
-    for (Py_ssize_t iy = 0; iy < g->h; iy++) {
-        const Py_ssize_t py = iy + g->pt;
-        if (py >= t->ph) break;
-        int32_t *dst = t->plane + py * t->pw + g->pl;
-        const Py_ssize_t count = g->w < t->pw - g->pl ? g->w : t->pw - g->pl;
-        const int8_t *line = src + iy * g->w;
-        for (Py_ssize_t ix = 0; ix < count; ix++) dst[ix] = (int32_t)line[ix] - zero;
-    }
+WIDE static void fill_phases(const int8_t *src, const Geometry *g, int zero, Scratch *t) {
+    const Py_ssize_t sh = g->sh, sw = g->sw, width = t->width;
+    for (Py_ssize_t rr = 0; rr < sh; rr++)
+        for (Py_ssize_t rc = 0; rc < sw; rc++) {
+            int32_t *phase = t->phases + (rr * sw + rc) * t->size;
+            memset(phase, 0, sizeof(int32_t) * (size_t)t->size);
+            /* columns j whose input column j * sw + rc - pl lies in [0, w) */
+            Py_ssize_t j0 = 0, j1 = width;
+            while (j0 < j1 && j0 * sw + rc - g->pl < 0) j0++;
+            while (j1 > j0 && (j1 - 1) * sw + rc - g->pl >= g->w) j1--;
+            for (Py_ssize_t row = 0; row < t->rows; row++) {
+                const Py_ssize_t iy = row * sh + rr - g->pt;
+                if (iy < 0 || iy >= g->h) continue;
+                const int8_t *line = src + iy * g->w + rc - g->pl;
+                int32_t *dst = phase + row * width;
+                if (sw == 1)
+                    for (Py_ssize_t j = j0; j < j1; j++) dst[j] = (int32_t)line[j] - zero;
+                else
+                    for (Py_ssize_t j = j0; j < j1; j++) dst[j] = (int32_t)line[j * sw] - zero;
+            }
+        }
 }
 
-WIDE static void taps_unit_stride(const int32_t *wc, const Geometry *g, Scratch *t) {
-    const Py_ssize_t span = g->oh * t->pw;
+WIDE static void add_taps(const int32_t *wc, const Geometry *g, Scratch *t) {
+    const Py_ssize_t span = g->oh * t->width;
     memset(t->acc, 0, sizeof(int32_t) * (size_t)span);
     for (Py_ssize_t ky = 0; ky < g->kh; ky++)
         for (Py_ssize_t kx = 0; kx < g->kw; kx++) {
             const int32_t tap = wc[ky * g->kw + kx];
             if (tap == 0) continue;
-            const int32_t *src = t->plane + ky * g->dh * t->pw + kx * g->dw;
-            int32_t *acc = t->acc;
+            const Py_ssize_t dy = ky * g->dh, dx = kx * g->dw;
+            const int32_t *restrict src = t->phases + ((dy % g->sh) * g->sw + dx % g->sw) * t->size +
+                                          (dy / g->sh) * t->width + dx / g->sw;
+            int32_t *restrict acc = t->acc;
             for (Py_ssize_t i = 0; i < span; i++) acc[i] += src[i] * tap;
-        }
-}
-
-WIDE static void taps_strided(const int32_t *wc, const Geometry *g, Scratch *t) {
-    const Py_ssize_t ow = g->ow, sw = g->sw, width = t->width;
-    for (Py_ssize_t r = 0; r < sw; r++)
-        for (Py_ssize_t py = 0; py < t->ph; py++) {
-            const int32_t *src = t->plane + py * t->pw + r;
-            int32_t *dst = t->phases + (r * t->ph + py) * width;
-            Py_ssize_t j = 0;
-            for (; r + j * sw < t->pw; j++) dst[j] = src[j * sw];
-            for (; j < width; j++) dst[j] = 0;
-        }
-    memset(t->acc, 0, sizeof(int32_t) * (size_t)(g->oh * ow));
-    for (Py_ssize_t ky = 0; ky < g->kh; ky++)
-        for (Py_ssize_t kx = 0; kx < g->kw; kx++) {
-            const int32_t tap = wc[ky * g->kw + kx];
-            if (tap == 0) continue;
-            const Py_ssize_t column = kx * g->dw;
-            const int32_t *phase = t->phases + (column % sw) * t->ph * width + column / sw;
-            for (Py_ssize_t oy = 0; oy < g->oh; oy++) {
-                const int32_t *src = phase + (oy * g->sh + ky * g->dh) * width;
-                int32_t *acc = t->acc + oy * ow;
-                for (Py_ssize_t ox = 0; ox < ow; ox++) acc[ox] += src[ox] * tap;
-            }
         }
 }
 
@@ -269,7 +260,7 @@ WIDE static void taps_strided(const int32_t *wc, const Geometry *g, Scratch *t) 
  * into `wide` (the columns beyond ow are computed and dropped), then copied row by row, so that
  * the vector loop is not cut into short rows. */
 static void requant_plane(const int32_t *acc, Py_ssize_t stride, int8_t *y, int8_t *wide, const Geometry *g,
-                          double m, double b, Output o) {
+                          double m, int32_t b, Output o) {
     const Py_ssize_t oh = g->oh, ow = g->ow;
     if (stride == ow) {
         requant_run(acc, y, oh * ow, m, b, o);
@@ -282,23 +273,16 @@ static void requant_plane(const int32_t *acc, Py_ssize_t stride, int8_t *y, int8
 
 static void depthwise_loop(const int8_t *x, const int32_t *w, const int32_t *bias, const double *mult, int8_t *out,
                            const Geometry *g, int zero, Output o, Py_ssize_t c0, Py_ssize_t c1, Scratch *t) {
-    const int unit = g->sh == 1 && g->sw == 1;
     for (Py_ssize_t ch = c0; ch < c1; ch++) {
-        fill_plane(x + ch * g->h * g->w, g, zero, t);
-        const int32_t *wc = w + ch * g->kh * g->kw;
-        if (unit)
-            taps_unit_stride(wc, g, t);
-        else
-            taps_strided(wc, g, t);
-        requant_plane(t->acc, unit ? t->pw : g->ow, out + (ch - c0) * g->oh * g->ow, t->wide, g, mult[ch - c0],
-                      (double)bias[ch - c0], o);
+        fill_phases(x + ch * g->h * g->w, g, zero, t);
+        add_taps(w + ch * g->kh * g->kw, g, t);
+        requant_plane(t->acc, t->width, out + (ch - c0) * g->oh * g->ow, t->wide, g, mult[ch - c0], bias[ch - c0], o);
     }
 }
 
 static void free_scratch(Scratch *t) {
-    PyMem_RawFree(t->plane);
-    PyMem_RawFree(t->acc);
     PyMem_RawFree(t->phases);
+    PyMem_RawFree(t->acc);
     PyMem_RawFree(t->wide);
 }
 
@@ -317,21 +301,22 @@ static PyObject *depthwise(PyObject *self, PyObject *args) {
         return NULL;
     o.offset = offset;
     const Py_ssize_t n = c1 - c0;
-    Scratch t = {0, 0, 0, NULL, NULL, NULL, NULL};
+    Scratch t = {0, 0, 0, NULL, NULL, NULL};
     int bad = bad_geometry(&g) || c0 < 0 || c1 > g.c || n < 0 || zero < -128 || zero > 127 ||
               x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw * 4 || bias.len < n * 4 || mult.len < n * 8 ||
               out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024;
     if (!bad) {
-        /* the padded extent every output reads */
-        t.ph = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-        t.pw = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-        t.width = (t.pw + g.sw - 1) / g.sw;
-        t.plane = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(t.ph * t.pw + t.pw));
-        t.acc = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.oh * (t.pw > g.ow ? t.pw : g.ow)));
-        t.phases = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.sw * t.ph * t.width));
-        t.wide = PyMem_RawMalloc((size_t)(g.oh * (t.pw > g.ow ? t.pw : g.ow)));
+        /* a phase plane covers output rows 0..oh-1 shifted by up to (kh - 1) * dh / sh rows, and is
+         * as wide as output columns shifted by up to (kw - 1) * dw / sw; the last tap's long loop
+         * reads up to one row past the rows it uses, hence the slack */
+        t.width = g.ow + ((g.kw - 1) * g.dw) / g.sw;
+        t.rows = g.oh + ((g.kh - 1) * g.dh) / g.sh;
+        t.size = (t.rows + 1) * t.width;
+        t.phases = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.sh * g.sw * t.size));
+        t.acc = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.oh * t.width));
+        t.wide = PyMem_RawMalloc((size_t)(g.oh * t.width));
     }
-    if (bad || t.plane == NULL || t.acc == NULL || t.phases == NULL || t.wide == NULL) {
+    if (bad || t.phases == NULL || t.acc == NULL || t.wide == NULL) {
         free_scratch(&t);
         PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
         PyBuffer_Release(&out);
