@@ -16,6 +16,7 @@ by a process that died are recognised by their pid and ignored (and removed) by 
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import json
@@ -53,6 +54,7 @@ class Publisher:
         self._comp_ns = int(comp_ns)
         self._io_ns = int(io_ns)
         self._counters = {name: _Counters(name) for name in devfiles}
+        self._pending: collections.deque[tuple[str, int]] = collections.deque()
         self._lock = threading.Lock()
         self._flushed = 0.0
         self._since = time.time()
@@ -75,17 +77,28 @@ class Publisher:
             self.count(devfile, started)
 
     def count(self, devfile: str, started_ns: int) -> None:
-        """Count one inference on ``devfile`` that started at ``started_ns`` (``perf_counter_ns``) and just ended."""
-        elapsed = time.perf_counter_ns() - started_ns
-        with self._lock:
+        """Count one inference on ``devfile`` that started at ``started_ns`` (``perf_counter_ns``) and just ended.
+
+        Inferences are only noted here (a deque append, safe from any thread); they are added to
+        the counters when the counters are published, at most every :data:`FLUSH_INTERVAL`.
+        """
+        self._pending.append((devfile, time.perf_counter_ns() - started_ns))
+        if time.monotonic() - self._flushed >= FLUSH_INTERVAL:
+            self._flush()
+
+    def _drain(self) -> None:
+        """Add the noted inferences to the counters (holding the lock)."""
+        while True:
+            try:
+                devfile, elapsed = self._pending.popleft()  # atomic, like the appends
+            except IndexError:
+                return
             counters = self._counters.get(devfile)
             if counters is not None:
                 counters.inferences += 1
                 counters.busy_ns += elapsed
                 counters.comp_ns += self._comp_ns
                 counters.io_ns += self._io_ns
-        if time.monotonic() - self._flushed >= FLUSH_INTERVAL:
-            self._flush()
 
     def _flush(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -93,6 +106,7 @@ class Publisher:
             return
         with self._lock:
             self._flushed = now
+            self._drain()
             records = [dict(vars(c)) for c in self._counters.values()]
         try:
             self._dir.mkdir(parents=True, exist_ok=True)

@@ -176,6 +176,7 @@ class Engine:
         # One at a time is a plain lock (cheaper than a semaphore, which is written in Python).
         self._slots = threading.Lock() if workers == 1 else threading.BoundedSemaphore(workers)
         self._timelines = {d.name: timing.timeline(d.name) for d in self.devices}
+        self._plain = self.program.batch_size == 1 and not self._pace
         self._lock = threading.Lock()  # counts and closes; _state is for waiting in close()
         self._state = threading.Condition()
         self._in_flight = 0
@@ -233,6 +234,8 @@ class Engine:
         try:
             sink = _tracing.active()
             if sink is None:
+                if self._plain:  # batch 1, not paced: straight to the executor
+                    return self.executor.run(arrays)
                 return self._batched(arrays, None, 0, 0, device)
             trace_id, span_id, start = new_id(128), new_id(), now_ns()
             try:

@@ -87,10 +87,6 @@ def _convert(array: np.ndarray, expected: np.dtype) -> np.ndarray | None:
 
 
 def check_inputs(inputs: Any, descs: Sequence[TensorDesc], legacy: bool = False) -> list[np.ndarray]:
-    if type(inputs) is np.ndarray and len(descs) == 1:  # the common case, checked in a few steps
-        desc = descs[0]
-        if inputs.shape == desc.shape and inputs.flags.c_contiguous and inputs.dtype == desc.dtype.numpy:
-            return [inputs]
     tensors = as_list(inputs, len(descs), legacy)
     if len(tensors) != len(descs):
         raise _fail(legacy, ValueError,

@@ -141,6 +141,10 @@ class Executor:
         self._plain_outputs = all(io.layout != "lowered" and io.qparams is None for io in program.outputs)
         self._input_names = [io.tensor for io in program.inputs]
         self._output_names = [io.tensor for io in program.outputs]
+        # Programs whose inputs and outputs need no conversion run through _run_flat; inferences
+        # are counted for the kernels' thread splitting only when NPU kernels may split.
+        self._flat = steps if self._plain_inputs and self._plain_outputs else None
+        self._counted = any(op.unit == "npu" for op in program.operators)
 
     @property
     def executions(self) -> list[Execution]:
@@ -183,11 +187,39 @@ class Executor:
             parent_span_id: int = 0, pe_index: int = 0, *, device: str | None = None,
             timeline: timing.Timeline | None = None, pace: bool = False) -> list[np.ndarray]:
         """Run the program once on arrays matching its inputs; return its outputs."""
+        if sink is None and not pace and self._flat is not None:
+            return self._run_flat(inputs)
         parallel.enter()
         try:
             return self._run_batch([inputs], sink, trace_id, parent_span_id, pe_index, device, timeline, pace)[0]
         finally:
             parallel.leave()
+
+    def _run_flat(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """One sample, no spans, no pacing: the steps in order with nothing else to do."""
+        counted = self._counted
+        if counted:
+            parallel.enter()
+        try:
+            env = dict(zip(self._input_names, inputs))
+            for step in self._flat:
+                try:
+                    outputs = step.run([env[n] for n in step.reads])
+                except Exception as error:
+                    raise _failure(step.op, error) from error
+                for name, array in zip(step.op.outputs, outputs):
+                    env[name] = array
+                for name in step.frees:
+                    env.pop(name, None)
+        finally:
+            if counted:
+                parallel.leave()
+        results = [env[name] for name in self._output_names]
+        # An output may be an input passed through: the caller gets its own copy.
+        if len(inputs) == 1:
+            x = inputs[0]
+            return [a.copy() if np.may_share_memory(a, x) else a for a in results]
+        return [a.copy() if any(np.may_share_memory(a, i) for i in inputs) else a for a in results]
 
     def run_batch(self, samples: Sequence[Sequence[np.ndarray]], sink: Sink | None = None, trace_id: int = 0,
                   parent_span_id: int = 0, pe_index: int = 0, *, device: str | None = None,
