@@ -91,10 +91,19 @@ def setup_output(verbose: bool = False) -> None:
 
 
 def write_atomically(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename.
+
+    The temporary file is ``.<name>.<pid>.<random>.part``; those a killed process left for the
+    same output are removed first.
+    """
+    import glob
+
+    from furiosa.compiler.cache import remove_abandoned
+
     payload = data.encode() if isinstance(data, str) else data
     directory = path.resolve().parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    remove_abandoned(directory, f".{glob.escape(path.name)}.*.part")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)

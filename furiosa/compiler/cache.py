@@ -151,14 +151,14 @@ def encode_entry(enf_bytes: bytes, created_ns: int | None = None) -> bytes:
     return ENTRY_HEADER.pack(ENTRY_MAGIC, time.time_ns() if created_ns is None else created_ns) + enf_bytes
 
 
-def decode_entry(entry: bytes, origin: str) -> tuple[int, bytes, enf.Program]:
-    """Creation time, ENF bytes and program of an entry; :class:`CorruptEntry` if damaged."""
+def decode_entry(entry: bytes, origin: str) -> tuple[int, memoryview, enf.Program]:
+    """Creation time, ENF bytes (a view into ``entry``) and program of an entry; :class:`CorruptEntry` if damaged."""
     if len(entry) < ENTRY_HEADER.size:
         raise CorruptEntry(f"{origin}: entry of {len(entry)} bytes is truncated")
     magic, created = ENTRY_HEADER.unpack_from(entry)
     if magic != ENTRY_MAGIC:
         raise CorruptEntry(f"{origin}: not a compiler cache entry")
-    payload = entry[ENTRY_HEADER.size:]
+    payload = memoryview(bytes(entry) if not isinstance(entry, bytes) else entry)[ENTRY_HEADER.size:]  # no copy
     try:
         program = enf.read(payload, origin)
     except enf.EnfFormatError as error:
@@ -183,8 +183,40 @@ class Store(Protocol):
     def lock(self, key: str, wait: float) -> contextlib.AbstractContextManager[bool]: ...
 
 
+def _writer_gone(pid_text: str) -> bool:
+    """Whether the process a temporary file is named after has ended (not when unsure)."""
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):
+        return False
+    return False
+
+
+def remove_abandoned(directory: Path, pattern: str) -> None:
+    """Delete the temporary files ``.<name>.<pid>.<random>.part`` matching ``pattern`` whose writer
+    is gone: a process killed while writing (SIGKILL cannot be cleaned up after) leaves one."""
+    try:
+        candidates = list(directory.glob(pattern))
+    except OSError:
+        return
+    for path in candidates:
+        parts = path.name.split(".")
+        if len(parts) >= 5 and parts[-1] == "part" and _writer_gone(parts[-3]):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                log.info("removed %s, left by a process that was killed while writing it", path)
+
+
 class DirectoryStore:
-    """Entries as files ``<key>.enfc`` in a directory; locks as ``flock`` on ``locks/<key>``."""
+    """Entries as files ``<key>.enfc`` in a directory; locks as ``flock`` on ``locks/<key>``.
+
+    An entry is written to ``.<key>.<pid>.<random>.part`` and renamed; temporary files of
+    processes that were killed while writing are removed when a process opens the store.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
@@ -195,6 +227,7 @@ class DirectoryStore:
             raise StoreUnavailable(f"cannot create the cache directory {self.path}: {error.strerror}") from None
         if not os.access(self.path, os.W_OK | os.X_OK):
             raise StoreUnavailable(f"the cache directory {self.path} is not writable")
+        remove_abandoned(self.path, ".*.part")
 
     def _file(self, key: str) -> Path:
         return self.path / f"{key}.enfc"
@@ -210,7 +243,7 @@ class DirectoryStore:
     def put(self, key: str, entry: bytes, lifetime: int) -> None:
         target = self._file(key)
         try:
-            fd, temporary = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".part", dir=self.path)
+            fd, temporary = tempfile.mkstemp(prefix=f".{key[:16]}.{os.getpid()}.", suffix=".part", dir=self.path)
         except OSError as error:
             raise StoreUnavailable(f"cannot write to {self.path}: {error.strerror}") from None
         try:
@@ -377,7 +410,7 @@ class Compiled:
     """A compiled program, its ENF bytes, and whether it came from the cache."""
 
     program: enf.Program
-    data: bytes
+    data: bytes | memoryview
     cached: bool = False
     key: str | None = None
     store: str | None = None

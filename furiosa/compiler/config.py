@@ -8,6 +8,7 @@ not model. An unknown key or a value of the wrong type is an :class:`InvalidConf
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -25,7 +26,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float))) and not isinstance(value, bool)
+    # finite only: NaN and infinities are no setting, and ENF manifests (JSON) cannot hold them
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_str(value: Any) -> bool:
@@ -65,7 +67,7 @@ class KeySpec:
 
 _BOOL = ("bool", _is_bool)
 _INT = ("int", _is_int)
-_NUM = ("number", _is_number)
+_NUM = ("finite number", _is_number)
 _STR = ("string", _is_str)
 
 # key -> (type, implemented by the emulator?, meaning)
@@ -196,7 +198,9 @@ class CompilerConfig:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise InvalidConfigError(f"compiler configuration {path} is not valid YAML: {error}") from None
+            from furiosa.quantizer.metadata import yaml_problem
+
+            raise InvalidConfigError(f"compiler configuration {path} is not valid YAML{yaml_problem(error)}") from None
         return cls.from_mapping({} if data is None else data)
 
     def to_mapping(self) -> dict[str, Any]:

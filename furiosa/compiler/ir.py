@@ -18,7 +18,16 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from furiosa.common.errors import InvalidModelError
 from furiosa.common.qmath import QParams
+
+
+def shape_text(shape) -> str:
+    """A shape for messages: in full, or its first dimensions when a damaged file gives hundreds."""
+    dims = [int(d) for d in shape]
+    if len(dims) <= 8:
+        return str(tuple(dims))
+    return f"({', '.join(map(str, dims[:6]))}, ...) of {len(dims)} dimensions"
 
 
 @dataclass(eq=False)
@@ -189,7 +198,7 @@ class Graph:
                     progressed = True
             if not progressed:
                 stuck = ", ".join(n.describe() for n in pending[:3])
-                raise ValueError(f"the graph has a cycle or reads undefined values at {stuck}")
+                raise InvalidModelError(f"the graph has a cycle or reads undefined values at {stuck}")
         self.nodes = ordered
         self.touch()
 

@@ -15,17 +15,22 @@ The stages, in order (each a function over the graph, see :mod:`.passes`):
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from furiosa.common.errors import CompilerWarning, InvalidConfigError, UnsupportedModelError, warn_user
+import numpy as np
+
+from furiosa.common.errors import (CompilerWarning, FuriosaError, InvalidConfigError, InvalidModelError,
+                                   UnsupportedModelError, warn_user)
 from furiosa.quantizer.metadata import Calibration
 
 from . import edges, enf, program_size
 from .config import CompilerConfig
 from .emit import emit
 from .frontend.onnx import read_model, to_graph
-from .ir import Graph
+from .ir import Graph, shape_text
+from .memory import DRAM_BYTES
 from .partition import partition
 from .passes import Context, run
 from .passes.calibrate import apply_calibration
@@ -57,9 +62,31 @@ def _config(config: "CompilerConfig | Mapping[str, Any] | None") -> CompilerConf
     return CompilerConfig.from_mapping(config)
 
 
+def _check_sizes(graph: Graph, batch_size: int) -> None:
+    """Every tensor of a batch must fit the device's DRAM (refused before anything allocates it)."""
+    for value in graph.values.values():
+        count = math.prod(value.shape) * (1 if value.is_const else batch_size)
+        size = count * np.dtype(value.dtype).itemsize
+        if size > DRAM_BYTES:
+            batch = f" with batch size {batch_size}" if batch_size > 1 and not value.is_const else ""
+            raise UnsupportedModelError(
+                f"tensor {value.name!r} of shape {shape_text(value.shape)}{batch} needs {size / 2**30:.4g} GiB, more "
+                f"than the {DRAM_BYTES // 2**30} GiB DRAM of a Warboy device"
+            )
+
+
+def _calibration(graph: Graph) -> Calibration | None:
+    try:
+        return Calibration.from_metadata(graph.metadata) if graph.metadata else None
+    except ValueError as error:
+        detail = " ".join(str(error).split())
+        raise InvalidModelError(f"the model's calibration metadata is malformed: {detail}") from None
+
+
 def compile_graph(graph: Graph, target: str, batch_size: int, config: CompilerConfig,
                   source_format: str) -> enf.Program:
-    calibration = Calibration.from_metadata(graph.metadata) if graph.metadata else None
+    _check_sizes(graph, batch_size)
+    calibration = _calibration(graph)
     context = Context(target, config, calibration)
     context.batch_size = batch_size  # type: ignore[attr-defined]
     run(graph, GRAPH_PIPELINE, context)
@@ -94,9 +121,27 @@ def compile_program(source: "str | Path | bytes", *, target: str = DEFAULT_TARGE
 def compile_data(data: bytes, origin: str = "<bytes>", base_dir: Path | None = None, *,
                  target: str = DEFAULT_TARGET, batch_size: int | None = None,
                  config: "CompilerConfig | Mapping[str, Any] | None" = None) -> enf.Program:
-    """Compile model bytes; ``base_dir`` is where an ONNX model's external data files are."""
+    """Compile model bytes; ``base_dir`` is where an ONNX model's external data files are.
+
+    Every failure is one of :mod:`furiosa.common.errors`: an unexpected exception of a stage (a
+    malformed model no check anticipated) becomes an :class:`UnsupportedModelError` naming it.
+    """
     batch = _check_options(target, batch_size)
     cfg = _config(config)
+    try:
+        return _compile_data(data, origin, base_dir, target, batch, batch_size, cfg)
+    except FuriosaError:
+        raise
+    except Exception as error:
+        detail = " ".join(str(error).split()) or repr(error)
+        raise UnsupportedModelError(
+            f"{origin} cannot be compiled: {type(error).__name__}: {detail}; the model is probably malformed "
+            "(if onnxruntime runs it, this is a compiler bug worth reporting)"
+        ) from error
+
+
+def _compile_data(data: bytes, origin: str, base_dir: Path | None, target: str, batch: int,
+                  batch_size: int | None, cfg: CompilerConfig) -> enf.Program:
     kind = detect(data)
     if kind == "enf":
         program = enf.read(data, origin)

@@ -96,13 +96,19 @@ class Calibrator:
         """Run the model on each sample (a sequence of one array per input) and update the statistics."""
         if isinstance(calibration_dataset, np.ndarray) or not isinstance(calibration_dataset, Iterable):
             raise TypeError(f"'{type(calibration_dataset).__name__}' object cannot be converted to 'Sequence'")
-        self._samples += self._collector.run(calibration_dataset, self._consume)
+        try:
+            self._collector.run(calibration_dataset, self._consume)
+        finally:  # a refused sample ends the call; the samples recorded before it count
+            self._samples = self._collector.completed
 
     def _collect_data_and_return_outputs(self, calibration_dataset: Iterable[Sequence[np.ndarray]]
                                          ) -> List[List[np.ndarray]]:
         """Like :meth:`collect_data`, also returning the model's outputs for each sample."""
         outputs: list[list[np.ndarray]] = []
-        self._samples += self._collector.run(calibration_dataset, self._consume, outputs)
+        try:
+            self._collector.run(calibration_dataset, self._consume, outputs)
+        finally:
+            self._samples = self._collector.completed
         return outputs
 
     # --- ranges ---------------------------------------------------------------------------------

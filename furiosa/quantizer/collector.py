@@ -92,6 +92,7 @@ class Collector:
         computed = [name for name in tensors if name not in input_names]
         self.computed = computed
         self.graph_outputs = [v.name for v in model.graph.output]
+        self.completed = 0  # samples recorded, over every run (a failing run keeps the ones before)
         # The recording nodes and outputs are appended by serializing them as a second message:
         # protobuf merges concatenated messages, so the model is never copied in memory.
         extra = onnx.ModelProto()
@@ -129,9 +130,15 @@ class Collector:
                 raise TypeError(f"'{type(array).__name__}' object cannot be converted to 'ndarray'; "
                                 f"give input {spec.name!r} as a numpy array")
             expected = tuple(spec.shape)
+            if not array.dtype.isnative:  # big-endian data: the same values, in the machine's byte order
+                array = array.astype(array.dtype.newbyteorder("="))
             if array.dtype != spec.dtype or array.shape != expected:
                 got = f"[{', '.join(str(d) for d in array.shape)}] ({array.dtype.name})"
                 raise ValueError(f"a tensor of shape {got} is invalid for input of shape {spec.describe()}")
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                bad = int(array.size - np.isfinite(array).sum())
+                raise ValueError(f"input {spec.name!r} holds {bad} NaN or infinite value(s) of {array.size}; "
+                                 "calibration data must be finite")
             feeds[spec.name] = array
         return feeds
 
@@ -165,4 +172,5 @@ class Collector:
                 outputs.append([by_name[n] for n in self.graph_outputs])
             del results
             count += 1
+            self.completed += 1
         return count

@@ -52,12 +52,20 @@ def dump_ranges(ranges: Mapping[str, Sequence[float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def yaml_problem(error: Exception) -> str:
+    """Where and what a YAML error is, in one line (PyYAML's own text spans several)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    problem = getattr(error, "problem", None) or " ".join(str(error).split())
+    return f"{where}: {problem}"
+
+
 def load_ranges(text: str) -> dict[str, tuple[float, float]]:
     """Parse a ``CalibrationResult`` value; raise ``ValueError`` naming what is malformed."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ValueError(f"{CALIBRATION_KEY} is not valid YAML: {error}") from None
+        raise ValueError(f"{CALIBRATION_KEY} is not valid YAML{yaml_problem(error)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

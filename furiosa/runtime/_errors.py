@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import re
 from typing import Iterator
 
 from furiosa.common import errors as common
@@ -139,11 +140,17 @@ class NativeError(enum.IntEnum):
     INVALID_COMPILER_CONFIG = 30
 
 
+def _one_line(text: str) -> str:
+    """Text quoted from onnxruntime or PyYAML may hold line breaks: the runtime's messages are one line."""
+    return re.sub(r"\s*\n\s*", " ", text.strip())
+
+
 def runtime_error(error: BaseException) -> FuriosaRuntimeError:
     """The runtime exception the user sees for one of the SDK's own errors."""
     message = str(error)
     if isinstance(error, common.InvalidDeviceConfigError):
-        return FuriosaRuntimeError(message)
+        return FuriosaRuntimeError(message)  # "invalid device configuration: <the string as given>"
+    message = _one_line(message)
     if isinstance(error, common.DeviceBusyError):
         return DeviceBusy(message)
     if isinstance(error, common.DeviceError):

@@ -7,7 +7,7 @@ submitter lets queued inputs finish, after which the receiver's iteration ends a
 raises ``SessionTerminated``; closing the receiver cancels what is still queued, refuses further
 submissions (``SessionClosed``) and, for a queue made by the module-level ``create_queue``,
 closes its implicit runtime. A request whose inference fails comes back as that error from
-``recv``; the workers keep serving.
+``recv`` (its ``context`` attribute is the request's context); the workers keep serving.
 
 Defaults: input and output queues of 1024 entries for this API, 65,536 for the legacy
 ``create_async`` (whose queues were unbounded in 0.9).
@@ -63,6 +63,11 @@ class QueueCore:
         return Job(arrays, lambda outputs, error: self._deliver(context, outputs, error))
 
     def _deliver(self, context: Any, outputs: Any, error: BaseException | None) -> None:
+        if error is not None:  # recv() raises it: say which request failed
+            try:
+                error.context = context  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
         try:
             self.results.put((context, outputs, error))
         except ChannelClosed:

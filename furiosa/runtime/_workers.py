@@ -138,8 +138,16 @@ class WorkerPool:
         self._lock = threading.Lock()
         self.threads = [threading.Thread(target=self._work, name=f"furiosa-{name}-{i}", daemon=True)
                         for i in range(workers)]
-        for thread in self.threads:
-            thread.start()
+        started = []
+        try:
+            for thread in self.threads:
+                thread.start()
+                started.append(thread)
+        except BaseException:  # e.g. the system's thread limit: end the threads already started
+            self.jobs.close()
+            for thread in started:
+                thread.join()
+            raise
 
     def submit(self, job: Job, timeout: float | None = None) -> None:
         try:

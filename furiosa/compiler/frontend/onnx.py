@@ -11,6 +11,8 @@ operators from every such chain, so QOperator, QDQ and calibrated models share o
 from __future__ import annotations
 
 import logging
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from furiosa.common import onnxrt
 from furiosa.common.errors import InvalidModelError, UnsupportedModelError
 from furiosa.common.qmath import QParams, from_declared
 
-from ..ir import Graph, Node, Value
+from ..ir import Graph, Node, Value, shape_text
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,9 @@ def _check_text(model: onnx.ModelProto, origin: str) -> None:
             text(node.name, node.op_type, node.domain, *node.input, *node.output)
             for attr in node.attribute:
                 text(attr.name)
+                where = f"attribute {attr.name!r} of node {node.name!r}"
+                for value in [attr.s, *attr.strings]:  # decoded by attributes()
+                    value.decode("utf-8")
         for entry in model.opset_import:
             text(entry.domain)
         for prop in model.metadata_props:
@@ -110,7 +115,7 @@ def _check_text(model: onnx.ModelProto, origin: str) -> None:
             text(prop.key, prop.value)
     except UnicodeDecodeError:
         raise InvalidModelError(
-            f"{origin} is damaged: {where} holds a name that is not valid UTF-8 text"
+            f"{origin} is damaged: {where} holds text that is not valid UTF-8"
         ) from None
 
 
@@ -121,19 +126,33 @@ def validate(model: onnx.ModelProto, origin: str) -> None:
     them); the checker insists on the field, so it checks a copy where it is filled in.
     """
     checked = model
-    if any(not o.type.tensor_type.HasField("shape") for o in model.graph.output if o.type.HasField("tensor_type")):
+    # Inputs without a shape are reported by static_inputs, which names them.
+    values = list(model.graph.input) + list(model.graph.output)
+    if any(not v.type.tensor_type.HasField("shape") for v in values if v.type.HasField("tensor_type")):
         checked = onnx.ModelProto()
         checked.CopyFrom(model)
-        for output in checked.graph.output:
-            if output.type.HasField("tensor_type") and not output.type.tensor_type.HasField("shape"):
-                output.type.tensor_type.shape.SetInParent()
+        for value in list(checked.graph.input) + list(checked.graph.output):
+            if value.type.HasField("tensor_type") and not value.type.tensor_type.HasField("shape"):
+                value.type.tensor_type.shape.SetInParent()
     try:
         onnx.checker.check_model(checked)
     except UnicodeDecodeError:
         raise InvalidModelError(f"{origin} is damaged: it holds text that is not valid UTF-8") from None
     except onnx.checker.ValidationError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "the model is malformed"
-        raise InvalidModelError(f"{origin} is not a valid ONNX model: {first}") from None
+        raise InvalidModelError(f"{origin} is not a valid ONNX model: {_checker_message(str(error))}") from None
+
+
+def _checker_message(text: str) -> str:
+    """The ONNX checker's (multi-line) complaint as one sentence."""
+    text = " ".join(text.split())
+    unsorted = re.match(r"Nodes in a graph must be topologically sorted, however input '(.*)' of node: "
+                        r"name: (.*?) ?OpType: (\S+) is not output of any previous nodes", text)
+    if unsorted:
+        value, name, op = unsorted.groups()
+        node = f"{op} node {name!r}" if name else f"a {op} node"
+        return (f"{node} reads {value!r}, which is no graph input, no initializer and no output of an earlier "
+                "node (a missing initializer, a misspelt name, or a cycle in the graph)")
+    return text or "the model is malformed"
 
 
 def opset_of(model: onnx.ModelProto) -> int:
@@ -182,7 +201,12 @@ def static_inputs(model: onnx.ModelProto, warnings: list[str]) -> None:
         for axis, dim in enumerate(dims):
             if dim.HasField("dim_value") and dim.dim_value > 0:
                 continue
-            label = dim.dim_param or "?"
+            if dim.HasField("dim_value") and axis > 0:
+                raise UnsupportedModelError(
+                    f"input {value.name!r} has dimension {dim.dim_value} at axis {axis}: every dimension must be "
+                    "a positive size (tensors without elements are not supported)"
+                )
+            label = dim.dim_param or (str(dim.dim_value) if dim.HasField("dim_value") else "?")
             if axis == 0:
                 dim.Clear()
                 dim.dim_value = 1
@@ -195,30 +219,91 @@ def static_inputs(model: onnx.ModelProto, warnings: list[str]) -> None:
                 f"{label!r} at axis {axis}; give the model a fixed input shape "
                 "(furiosa.optimizer.optimize_model(model, input_shapes=...) does this)"
             )
+        check_size(value.name, [d.dim_value for d in dims], value.type.tensor_type.elem_type, "input")
+
+
+def check_size(name: str, shape: "list[int] | tuple[int, ...]", elem_type: int, what: str = "tensor") -> None:
+    """Refuse a tensor larger than the device's DRAM before anything allocates it."""
+    from ..memory import DRAM_BYTES
+
+    try:
+        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)).itemsize
+    except (KeyError, TypeError, ValueError):
+        itemsize = 1
+    size = math.prod(int(d) for d in shape) * itemsize
+    if size > DRAM_BYTES:
+        raise UnsupportedModelError(
+            f"{what} {name!r} of shape {shape_text(shape)} needs {size / 2**30:.4g} GiB, more than the "
+            f"{DRAM_BYTES // 2**30} GiB DRAM of a Warboy device; the model's dimensions are wrong or too large"
+        )
 
 
 # --- shapes ------------------------------------------------------------------------------
-def infer_shapes(model: onnx.ModelProto) -> dict[str, tuple[tuple[int, ...], int]]:
-    """Static shape and element type of every value, from ONNX inference or a trial run."""
-    known: dict[str, tuple[tuple[int, ...], int]] = {}
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-    except Exception as error:  # inference itself failed: the model is inconsistent
-        raise InvalidModelError(f"the model is inconsistent: {error}") from None
-    graph = inferred.graph
-    for value in list(graph.input) + list(graph.value_info) + list(graph.output):
+def _static(values) -> dict[str, tuple[tuple[int, ...], int]]:
+    """Name -> (shape, element type) of the values whose shape is fully known."""
+    out = {}
+    for value in values:
         tensor = value.type.tensor_type
         if not value.type.HasField("tensor_type") or not tensor.HasField("shape"):
             continue
         dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
         if all(d >= 0 for d in dims) and tensor.elem_type:
-            known[value.name] = (tuple(dims), tensor.elem_type)
+            out[value.name] = (tuple(dims), tensor.elem_type)
+    return out
+
+
+def _inferred(model: onnx.ModelProto) -> dict[str, tuple[tuple[int, ...], int]]:
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception as error:  # inference itself failed: the model is inconsistent
+        raise InvalidModelError(f"the model is inconsistent: {' '.join(str(error).split())}") from None
+    return _static(list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output))
+
+
+def infer_shapes(model: onnx.ModelProto, warnings: list[str] | None = None) -> dict[str, tuple[tuple[int, ...], int]]:
+    """Static shape and element type of every value, from ONNX inference or a trial run.
+
+    Shapes are computed from the inputs: what the model declares for other tensors (graph
+    outputs, ``value_info``) is used only where inference finds nothing, and a declaration that
+    contradicts the computation (e.g. an input's batch edited without the rest) is reported in
+    ``warnings`` and ignored, as onnxruntime does, so that the program describes what it produces.
+    """
+    graph = model.graph
+    declared = _static(list(graph.value_info) + list(graph.output))
+    saved_info = [onnx.ValueInfoProto.FromString(v.SerializeToString()) for v in graph.value_info]
+    saved_outputs = [onnx.TypeProto.FromString(o.type.SerializeToString()) for o in graph.output]
+    del graph.value_info[:]
+    for output in graph.output:
+        if output.type.HasField("tensor_type"):
+            output.type.tensor_type.ClearField("shape")
+    try:
+        known = _inferred(model)  # from the inputs alone
+    finally:
+        graph.value_info.extend(saved_info)
+        for output, kind in zip(graph.output, saved_outputs):
+            output.type.CopyFrom(kind)
+    wanted = {out for node in graph.node for out in node.output if out} | {o.name for o in graph.output}
+    if declared and wanted - set(known):  # declarations may carry inference past operators it cannot see into
+        for name, found in _inferred(model).items():
+            known.setdefault(name, found)
+    contradicted = [(name, found, known[name]) for name, found in declared.items()
+                    if name in known and known[name] != found]
+    if contradicted and warnings is not None:
+        name, (shape, _), (computed, _) = contradicted[0]
+        message = (f"{len(contradicted)} tensor shape(s) the model declares disagree with what its operators compute "
+                   f"(e.g. {name!r}: declared {shape}, computed {computed}); the computed shapes are used")
+        warnings.append(message)
+        log.warning(message)
     for init in graph.initializer:
         known[init.name] = (tuple(init.dims), init.data_type)
-    wanted = {out for node in graph.node for out in node.output if out} | {o.name for o in graph.output}
+    for name, (shape, elem) in known.items():  # before the trial run or constant folding allocates them
+        check_size(name, shape, elem)
     missing = wanted - set(known)
     if missing:
-        known.update(_shapes_by_running(model, sorted(missing)))
+        found = _shapes_by_running(model, sorted(missing))
+        for name, (shape, elem) in found.items():
+            check_size(name, shape, elem)
+        known.update(found)
     return known
 
 
@@ -289,7 +374,7 @@ class _Builder:
         return array
 
     # QuantizeLinear / DequantizeLinear -----------------------------------------------------
-    def qparams_of(self, node: onnx.NodeProto, scale: str, zp: str, rank: int, axis_attr: int,
+    def qparams_of(self, node: onnx.NodeProto, scale: str, zp: str, shape: tuple[int, ...], axis_attr: int,
                    default_dtype: str = "uint8") -> QParams:
         scale_a = self.constant_of(scale, node).astype(np.float32)
         if zp:
@@ -303,7 +388,13 @@ class _Builder:
             )
         axis = None
         if scale_a.size > 1:
+            rank = len(shape)
             axis = axis_attr if axis_attr >= 0 else axis_attr + rank
+            if not 0 <= axis < rank or shape[axis] != scale_a.size:
+                raise InvalidModelError(
+                    f"{node.op_type} node {node.name!r} has {scale_a.size} scales along axis {axis_attr}, but the "
+                    f"tensor it quantizes has shape {tuple(shape)}"
+                )
         if zp_a.size not in (1, scale_a.size):
             raise UnsupportedModelError(
                 f"{node.op_type} node {node.name!r} has {scale_a.size} scales but {zp_a.size} zero points"
@@ -362,14 +453,14 @@ class _Builder:
             self.const_value(node.output[0], _constant_value(node))
             return
         if op == "QuantizeLinear" and node.domain in ONNX_DOMAINS:
-            rank = len(self.value(ins[0]).shape)
-            qp = self.qparams_of(node, ins[1], ins[2] if len(ins) > 2 else "", rank, attrs.get("axis", 1),
+            shape = self.value(ins[0]).shape
+            qp = self.qparams_of(node, ins[1], ins[2] if len(ins) > 2 else "", shape, attrs.get("axis", 1),
                                  _output_dtype(attrs))
             self.add_quantize(ins[0], node.output[0], qp, name, origin)
             return
         if op == "DequantizeLinear" and node.domain in ONNX_DOMAINS:
-            rank = len(self.value(ins[0]).shape)
-            qp = self.qparams_of(node, ins[1], ins[2] if len(ins) > 2 else "", rank, attrs.get("axis", 1),
+            shape = self.value(ins[0]).shape
+            qp = self.qparams_of(node, ins[1], ins[2] if len(ins) > 2 else "", shape, attrs.get("axis", 1),
                                  str(self.value(ins[0]).dtype))
             self.add_dequantize(ins[0], node.output[0], qp, name, origin)
             return
@@ -384,15 +475,13 @@ class _Builder:
 
     # QOperator expansion --------------------------------------------------------------------
     def dq(self, q: str, scale: str, zp: str, node: onnx.NodeProto, name: str, axis: int = 1) -> str:
-        rank = len(self.value(q).shape)
-        qp = self.qparams_of(node, scale, zp, rank, axis, str(self.value(q).dtype))
+        qp = self.qparams_of(node, scale, zp, self.value(q).shape, axis, str(self.value(q).dtype))
         out = self.graph.fresh(q + "_dequantized")
         self.add_dequantize(q, out, qp, f"{name}/dequantize_{q}", (name,))
         return out
 
     def q(self, x: str, scale: str, zp: str, y: str, node: onnx.NodeProto, name: str) -> None:
-        rank = len(self.value(x).shape)
-        qp = self.qparams_of(node, scale, zp, rank, 1)
+        qp = self.qparams_of(node, scale, zp, self.value(x).shape, 1)
         self.add_quantize(x, y, qp, f"{name}/quantize", (name,))
 
     def float_node(self, op_type: str, inputs: list[str], shape: tuple[int, ...], name: str,
@@ -504,13 +593,51 @@ def to_graph(model: onnx.ModelProto, origin: str = "<bytes>") -> Graph:
     validate(model, origin)
     warnings: list[str] = []
     static_inputs(model, warnings)
-    shapes = infer_shapes(model)
-    for node in model.graph.node:
+    for node in model.graph.node:  # before the shapes: a trial run would fail on them less clearly
         if node.domain == MS_DOMAIN and (node.domain, node.op_type) not in _QOPERATOR:
             raise UnsupportedModelError(
                 f"com.microsoft operator {node.op_type!r} (node {node.name!r}) is not supported; "
                 f"supported: {', '.join(sorted(op for _, op in _QOPERATOR if _ == MS_DOMAIN))}"
             )
+    shapes = infer_shapes(model, warnings)
+    for output in model.graph.output:
+        shape = shapes.get(output.name, ((1,), 0))[0]
+        if 0 in shape:
+            raise UnsupportedModelError(
+                f"output {output.name!r} has shape {shape}, with no elements; tensors without elements are "
+                "not supported"
+            )
     graph = _Builder(model, shapes).translate()
+    check_constants(graph, origin)
     graph.warnings.extend(warnings)
     return graph
+
+
+#: operators whose constant operands are weights: they must be finite
+WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+def check_constants(graph: Graph, origin: str) -> None:
+    """Refuse damaged weights: NaN in any float constant, infinities in the weights of MAC operators.
+
+    Infinities elsewhere are kept (float models use ``-inf`` masks, e.g. in attention).
+    """
+    for name, value in graph.values.items():
+        array = value.const
+        if array is None or array.dtype.kind != "f" or not array.size or not np.isnan(array).any():
+            continue
+        raise InvalidModelError(
+            f"{origin}: constant {name!r} holds {int(np.isnan(array).sum())} NaN value(s) of {array.size}; "
+            "the model's weights are damaged"
+        )
+    for node in graph.nodes:
+        if node.onnx_type not in WEIGHTED_OPS:
+            continue
+        for name in node.inputs:
+            array = graph.const(name) if name else None
+            if array is None or array.dtype.kind != "f" or np.isfinite(array).all():
+                continue
+            raise InvalidModelError(
+                f"{origin}: weight {name!r} of {node.describe()} holds {int(np.isinf(array).sum())} infinite "
+                f"value(s); the weights of {', '.join(WEIGHTED_OPS)} must be finite"
+            )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from furiosa.common.errors import InvalidModelError
 from furiosa.common.qmath import QParams
 from furiosa.quantizer.qparams import activation_qparams, constant_qparams, weight_qparams
 
@@ -34,12 +35,22 @@ def _absorbed_by_activation(graph: Graph, node: Node, out: str) -> bool:
     return act is not None and act.op == "onnx" and activation_range(graph, act) is not None
 
 
+def _range_qparams(name: str, bounds: tuple[float, float]) -> QParams:
+    try:
+        return activation_qparams(*bounds)
+    except ValueError as error:
+        raise InvalidModelError(
+            f"the calibration range of tensor {name!r} is unusable: {error}; calibrate the model again "
+            "(with finite calibration data)"
+        ) from None
+
+
 def choose_qparams(graph: Graph, ranges: dict[str, tuple[float, float]]) -> dict[str, QParams]:
     """Parameters of every float tensor the scheme quantizes."""
     chosen: dict[str, QParams] = {}
     for name in graph.inputs:
         if _is_float(graph, name) and name in ranges:
-            chosen[name] = activation_qparams(*ranges[name])
+            chosen[name] = _range_qparams(name, ranges[name])
     for node in graph.nodes:
         if node.op != "onnx":
             continue
@@ -53,7 +64,7 @@ def choose_qparams(graph: Graph, ranges: dict[str, tuple[float, float]]) -> dict
             elif rule is not None and rule.output == "fixed" and rule.fixed_range is not None:
                 qp = activation_qparams(*rule.fixed_range)
             if qp is None and out in ranges:
-                qp = activation_qparams(*ranges[out])
+                qp = _range_qparams(out, ranges[out])
             if qp is not None:
                 chosen[out] = qp
     return chosen
@@ -100,6 +111,13 @@ def _quantize_operands(graph: Graph, node: Node, quantized: set[str]) -> None:
     data = [i for i in operands if graph.const(node.inputs[i]) is None]
     if not data or not all(node.inputs[i] in quantized for i in data):
         return
+    for index in operands:
+        array = graph.const(node.inputs[index])
+        if array is not None and array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise InvalidModelError(
+                f"constant {node.inputs[index]!r} of {node.describe()} holds NaN or infinite values; "
+                "the constants of a quantized operator must be finite"
+            )
     for index in operands:
         if index in data or index == rule.bias:
             continue

@@ -8,8 +8,13 @@ becomes a requantizing table. Dequantize nodes nobody reads any more disappear.
 """
 from __future__ import annotations
 
+import numpy as np
+
+from furiosa.common.errors import FuriosaError, UnsupportedModelError
+from furiosa.common.qmath import dequantize
+
 from . import Context
-from ..ir import Graph, Node
+from ..ir import Graph, Node, Value
 from ..rules import RULES, Match, Rule, activation_range
 
 
@@ -61,7 +66,12 @@ def _fuse(graph: Graph, node: Node) -> bool:
     if outputs is None:
         return False
     quantized, activation, quantizers = outputs
-    kernel = rule.build(Match(graph, node, inputs, quantized, activation))
+    try:
+        kernel = rule.build(Match(graph, node, inputs, quantized, activation))
+    except FuriosaError as error:
+        raise type(error)(f"{node.describe()}: {error}") from None
+    except Exception as error:  # a malformed node the rule did not expect
+        raise UnsupportedModelError(f"{node.describe()} cannot be compiled: {type(error).__name__}: {error}") from None
     if kernel is None:
         return False
     position = graph.nodes.index(node)
@@ -88,6 +98,21 @@ def _requantize(graph: Graph, quant: Node) -> None:
     graph.add_node(kernel, position)
 
 
+def _fold_constant_dequantize(graph: Graph) -> None:
+    """A dequantized constant no kernel absorbed (its reader stays a float operator) becomes a float
+    constant: the dequantize kernel reads run-time inputs only."""
+    for node in graph:
+        source = graph.values.get(node.inputs[0]) if node.op == "dequantize" and node.inputs else None
+        if source is None or not source.is_const or source.qparams is None:
+            continue
+        if not graph.consumers(node.outputs[0]) and node.outputs[0] not in graph.outputs:
+            continue  # read by nothing any more (its reader was fused): eliminate_dead removes it
+        array = np.ascontiguousarray(dequantize(source.const, source.qparams))
+        out = node.outputs[0]
+        graph.values[out] = Value(out, tuple(array.shape), "float32", None, array)
+        graph.remove_node(node)
+
+
 def fuse_qdq(graph: Graph, context: Context) -> None:
     for node in graph:
         if node.op == "onnx" and node in graph.nodes:
@@ -95,4 +120,5 @@ def fuse_qdq(graph: Graph, context: Context) -> None:
     for node in graph:
         if node.op == "quantize" and node in graph.nodes:
             _requantize(graph, node)
+    _fold_constant_dequantize(graph)
     graph.eliminate_dead()

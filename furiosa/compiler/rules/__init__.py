@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from furiosa.common.errors import InvalidModelError
 from furiosa.common.qmath import QParams, quantize
 from furiosa.common.registry import Registry
 
@@ -165,6 +166,10 @@ def activation_range(graph: Graph, act: Node) -> tuple[float | None, float | Non
 
 
 def normalize_axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise InvalidModelError(
+            f"axis {axis} is out of range for a tensor of rank {rank} (valid: {-rank} to {rank - 1})"
+        )
     return axis + rank if axis < 0 else axis
 
 

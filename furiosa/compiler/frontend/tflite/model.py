@@ -14,6 +14,7 @@ import numpy as np
 
 from furiosa.common.errors import InvalidModelError, UnsupportedModelError
 
+from ...ir import shape_text
 from . import schema
 from .flatbuffer import Buffer, Table
 
@@ -124,7 +125,7 @@ def _tensor(buf: Buffer, table: Table, index: int, buffers: list[Table]) -> Tens
     kind = schema.TENSOR_TYPES.get(code, f"type {code}")
     what = f"tensor {index} ({name!r})"
     if any(d < 0 for d in shape):
-        raise UnsupportedModelError(f"{what} has an unknown dimension in its shape {list(shape)}")
+        raise UnsupportedModelError(f"{what} has an unknown dimension in its shape {shape_text(shape)}")
     if table.has(schema.Tensor.SPARSITY):
         raise UnsupportedModelError(f"{what} is stored sparse; dense tensors are supported")
     quant = _quantization(table.table(schema.Tensor.QUANTIZATION, "quantization"), shape)
