@@ -94,7 +94,7 @@ def _load_config(path: str | None) -> dict | None:
 
 @click.command(context_settings={"help_option_names": []}, add_help_option=False)
 @click.argument("model_path", metavar="<model-path>")
-@click.option("-b", "--batch", type=click.IntRange(min=1), default=1)
+@click.option("-b", "--batch", type=click.IntRange(min=1), default=None)  # None: the model's (1 when compiled)
 @click.option("-o", "--output", default=None)
 @click.option("-C", "--compiler-config", default=None)
 @click.option("-d", "--devices", default=None)
@@ -107,7 +107,7 @@ def _load_config(path: str | None) -> dict | None:
 @click.option("--workload", default="L", callback=_workload)
 @click.option("-h", "--help", is_flag=True, expose_value=False, is_eager=True, callback=_print_help)
 @click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version)
-def command(model_path: str, batch: int, output: str | None, compiler_config: str | None, devices: str | None,
+def command(model_path: str, batch: int | None, output: str | None, compiler_config: str | None, devices: str | None,
             io_threads: int, duration: float, queries: int, trace_output: str | None, verbose: bool,
             workers: int, workload: str) -> None:
     """Benchmark MODEL_PATH."""

@@ -28,6 +28,10 @@ class IncompatibleProgramError(FuriosaError, ValueError):
     """A compiled program (ENF) was built by another compiler version or for another target."""
 
 
+class InvalidSettingError(FuriosaError, ValueError):
+    """An environment variable of the SDK (``FURIOSA_EMU_*``, ``FC_CACHE_*``) holds a value it does not accept."""
+
+
 class ExecutionError(FuriosaError, RuntimeError):
     """An operator failed while a program ran (the inference fails; the runner keeps serving)."""
 

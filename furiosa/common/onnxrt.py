@@ -68,7 +68,7 @@ def session(model: Any, *, threads: int = 0, spinning: bool = True, arena: bool 
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: errors reach the user as the SDK's exceptions, not as log lines
     if threads:
         options.intra_op_num_threads = threads
     if not spinning:

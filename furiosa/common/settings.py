@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from furiosa.common.errors import InvalidSettingError
+
 DEFAULT_DEVICE_SPEC = "warboy(2)*1"
 LEGACY_DEFAULT_DEVICE_SPEC = "npu0pe0-1"
 
@@ -39,9 +41,9 @@ def emulated_npu_count() -> int:
     try:
         count = int(raw)
     except ValueError:
-        raise ValueError(f"FURIOSA_EMU_NPUS must be an integer from 0 to 64, got {raw!r}") from None
+        raise InvalidSettingError(f"FURIOSA_EMU_NPUS must be an integer from 0 to 64, got {raw!r}") from None
     if not 0 <= count <= 64:
-        raise ValueError(f"FURIOSA_EMU_NPUS must be an integer from 0 to 64, got {raw!r}")
+        raise InvalidSettingError(f"FURIOSA_EMU_NPUS must be an integer from 0 to 64, got {raw!r}")
     return count
 
 
@@ -99,7 +101,7 @@ def emulator_pace() -> bool:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"FURIOSA_EMU_PACE must be 1 (pace inferences to the modeled device time) or 0, got {raw!r}")
+    raise InvalidSettingError(f"FURIOSA_EMU_PACE must be 1 (pace inferences to the modeled device time) or 0, got {raw!r}")
 
 
 def emulator_threads() -> int:
@@ -115,7 +117,7 @@ def emulator_threads() -> int:
     except ValueError:
         value = 0
     if not 1 <= value <= 256:
-        raise ValueError(f"FURIOSA_EMU_THREADS must be an integer from 1 to 256, got {raw!r}")
+        raise InvalidSettingError(f"FURIOSA_EMU_THREADS must be an integer from 1 to 256, got {raw!r}")
     return value
 
 
@@ -143,7 +145,7 @@ def compiler_cache_enabled() -> bool:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"FC_CACHE_ENABLED must be 1 or 0, got {raw!r}")
+    raise InvalidSettingError(f"FC_CACHE_ENABLED must be 1 or 0, got {raw!r}")
 
 
 def compiler_cache_url() -> str:
@@ -165,7 +167,7 @@ def compiler_cache_lifetime() -> int:
     try:
         return int(raw.strip())
     except ValueError:
-        raise ValueError(f"FC_CACHE_LIFETIME must be an integer number of seconds, got {raw!r}") from None
+        raise InvalidSettingError(f"FC_CACHE_LIFETIME must be an integer number of seconds, got {raw!r}") from None
 
 
 def activity_dir() -> Path:

@@ -28,6 +28,7 @@ from furiosa.device import activity, inventory
 from furiosa.device.emulator.events import Span, new_id, now_ns, thread_number
 from furiosa.device.emulator import timing
 from furiosa.device.emulator.executor import Executor
+from furiosa.device.emulator.kernels.integer import backend as kernel_backend
 
 from . import _tracing
 from ._profiler import environment
@@ -157,9 +158,10 @@ class Engine:
         self._devices = devices
         self._owns_devices = owns_devices
         try:
-            self._pace = settings.emulator_pace()  # FURIOSA_EMU_PACE: take at least the modeled time
-            settings.emulator_threads()  # FURIOSA_EMU_THREADS: checked here rather than mid-inference
             with translate():
+                self._pace = settings.emulator_pace()  # FURIOSA_EMU_PACE: take at least the modeled time
+                settings.emulator_threads()  # FURIOSA_EMU_THREADS: checked here rather than mid-inference
+                kernel_backend()  # FURIOSA_EMU_KERNELS: likewise, rather than as an operator that cannot be prepared
                 self.program = load_program(model, devices.target, batch, config)
                 self.executor = Executor(self.program)
         except BaseException:

@@ -153,7 +153,7 @@ def runtime_error(error: BaseException) -> FuriosaRuntimeError:
     message = _one_line(message)
     if isinstance(error, common.DeviceBusyError):
         return DeviceBusy(message)
-    if isinstance(error, common.DeviceError):
+    if isinstance(error, (common.DeviceError, common.InvalidSettingError)):
         return FuriosaRuntimeError(message)
     if isinstance(error, common.InvalidConfigError):
         return InvalidCompilerConfig(f"invalid compiler config: {message}")

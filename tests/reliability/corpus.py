@@ -296,6 +296,12 @@ CASES: list[Case] = [
     Case("opset-99", lambda: graph_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", [1, 3])],
                                          [tensor("y", None)], opset=99), UnsupportedModelError, ("opset 99",)),
     Case("control-flow", control_flow, UnsupportedModelError, ("control flow",)),
+    Case("data-dependent-shape",
+         lambda: graph_model([helper.make_node("NonZero", ["x"], ["y"], name="nz")], [tensor("x", [2, 3])],
+                             [tensor("y", None, TensorProto.INT64)]),
+         UnsupportedModelError, ("NonZero", "'nz'", "static shapes")),
+    Case("no-outputs", lambda: graph_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", [1, 3])], []),
+         InvalidModelError, ("no graph outputs",)),
     # shapes
     Case("dynamic-channel", lambda: relu_model([1, "channels"]), UnsupportedModelError,
          ("'x'", "'channels'", "axis 1")),

@@ -214,3 +214,19 @@ def test_a_bad_device_environment(devices, monkeypatch):
     monkeypatch.setenv("FURIOSA_DEVICES", "warboy(2)*1 ")
     with pytest.raises(rt_errors.FuriosaRuntimeError, match="invalid device configuration"):
         sync.create_runner(qdq_cnn())
+
+
+@pytest.mark.parametrize("name, value", [
+    ("FURIOSA_EMU_THREADS", "0"), ("FURIOSA_EMU_THREADS", "many"), ("FURIOSA_EMU_PACE", "maybe"),
+    ("FURIOSA_EMU_KERNELS", "gpu"), ("FURIOSA_EMU_NPUS", "-1"),
+], ids=repr)
+def test_bad_emulator_settings_are_runtime_errors_naming_the_variable(name, value, devices, cache_dir, monkeypatch):
+    from furiosa.runtime import sync
+
+    monkeypatch.setenv(name, value)
+    with within(TIME_LIMIT), pytest.raises(rt_errors.FuriosaRuntimeError) as info:
+        sync.create_runner(qdq_cnn())
+    assert name in str(info.value) and repr(value) in str(info.value)
+    monkeypatch.delenv(name)
+    with sync.create_runner(qdq_cnn()):  # nothing was left held
+        pass

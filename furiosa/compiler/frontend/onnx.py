@@ -587,13 +587,24 @@ _QOPERATOR = {
 }
 
 
+# Operators whose output shape depends on the values of their inputs, not only on their shapes.
+DATA_DEPENDENT_SHAPES = frozenset({"NonZero", "Unique", "Compress", "NonMaxSuppression", "StringSplit"})
+
+
 def to_graph(model: onnx.ModelProto, origin: str = "<bytes>") -> Graph:
     """Translate a checked ONNX model into a :class:`Graph` with static shapes."""
     check_model(model, origin)
     validate(model, origin)
     warnings: list[str] = []
     static_inputs(model, warnings)
+    if not model.graph.output:
+        raise InvalidModelError(f"{origin} has no graph outputs: there is nothing to compute")
     for node in model.graph.node:  # before the shapes: a trial run would fail on them less clearly
+        if node.domain in ("", "ai.onnx") and node.op_type in DATA_DEPENDENT_SHAPES:
+            raise UnsupportedModelError(
+                f"{node.op_type} (node {node.name!r}) produces a tensor whose shape depends on the input values; "
+                "the NPU runs static shapes only (remove it from the model or run it after the NPU part)"
+            )
         if node.domain == MS_DOMAIN and (node.domain, node.op_type) not in _QOPERATOR:
             raise UnsupportedModelError(
                 f"com.microsoft operator {node.op_type!r} (node {node.name!r}) is not supported; "

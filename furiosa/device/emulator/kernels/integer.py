@@ -30,6 +30,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from furiosa.common import onnxrt
+from furiosa.common.errors import InvalidSettingError
 
 _SHIFT = np.uint8(0x80)
 
@@ -41,7 +42,7 @@ def backend() -> str:
     """The backend asked for by ``FURIOSA_EMU_KERNELS``, with ``auto`` resolved."""
     value = os.environ.get("FURIOSA_EMU_KERNELS", "auto").strip().lower()
     if value not in BACKENDS:
-        raise ValueError(f"FURIOSA_EMU_KERNELS must be one of {', '.join(BACKENDS)}, got {value!r}")
+        raise InvalidSettingError(f"FURIOSA_EMU_KERNELS must be one of {', '.join(BACKENDS)}, got {value!r}")
     if value in ("auto", "native"):
         from . import native
 
