@@ -215,11 +215,13 @@ class Executor:
             if counted:
                 parallel.leave()
         results = [env[name] for name in self._output_names]
-        # An output may be an input passed through: the caller gets its own copy.
+        # An output may be an input passed through: the caller gets its own copy. Only an input
+        # itself or a view (base set) can share an input's memory; the rest are not looked at.
         if len(inputs) == 1:
             x = inputs[0]
-            return [a.copy() if np.may_share_memory(a, x) else a for a in results]
-        return [a.copy() if any(np.may_share_memory(a, i) for i in inputs) else a for a in results]
+            return [a.copy() if (a is x or a.base is not None) and np.may_share_memory(a, x) else a for a in results]
+        return [a.copy() if (a.base is not None or any(a is i for i in inputs))
+                and any(np.may_share_memory(a, i) for i in inputs) else a for a in results]
 
     def run_batch(self, samples: Sequence[Sequence[np.ndarray]], sink: Sink | None = None, trace_id: int = 0,
                   parent_span_id: int = 0, pe_index: int = 0, *, device: str | None = None,

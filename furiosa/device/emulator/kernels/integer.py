@@ -88,10 +88,10 @@ class IntegerConv:
         inits = [numpy_helper.from_array(weight_u8, "w"),
                  numpy_helper.from_array(np.array(x_zero_u8, np.uint8), "xz"),
                  numpy_helper.from_array(np.array(w_zero_u8, np.uint8), "wz")]
-        self._session = _session(_model(node, x_shape, inits))
+        self._run = onnxrt.run_function(_session(_model(node, x_shape, inits)))
 
     def __call__(self, x_stored: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"x": to_uint8(x_stored)})[0]
+        return self._run({"x": to_uint8(x_stored)})[0]
 
 
 class IntegerMatmul:
@@ -102,10 +102,10 @@ class IntegerMatmul:
         inits = [numpy_helper.from_array(np.ascontiguousarray(weight_kn_u8), "w"),
                  numpy_helper.from_array(np.array(x_zero_u8, np.uint8), "xz"),
                  numpy_helper.from_array(np.array(w_zero_u8, np.uint8), "wz")]
-        self._session = _session(_model(node, (rows, weight_kn_u8.shape[0]), inits))
+        self._run = onnxrt.run_function(_session(_model(node, (rows, weight_kn_u8.shape[0]), inits)))
 
     def __call__(self, x_stored: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"x": to_uint8(x_stored)})[0]
+        return self._run({"x": to_uint8(x_stored)})[0]
 
 
 def weight_zero(declared: np.ndarray, zero_points) -> int | None:
@@ -180,11 +180,11 @@ class PlanarGemm:
             b_type, b_zero = TensorProto.INT8, np.array(x_zero, np.int8)
         else:
             b_type, b_zero = TensorProto.UINT8, np.array(x_zero + 128, np.uint8)
-        self._session = _matmul_integer("a", None, b_type, (weight.shape[1], "pixels"), a_zero, b_zero,
-                                        self._weight.shape)
+        self._run = onnxrt.run_function(_matmul_integer("a", None, b_type, (weight.shape[1], "pixels"), a_zero,
+                                                        b_zero, self._weight.shape))
 
     def __call__(self, patches: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"b": patches, "a": self._weight})[0]
+        return self._run({"b": patches, "a": self._weight})[0]
 
 
 class Gemm:
@@ -209,8 +209,9 @@ class Gemm:
             wz = wz[:1].reshape(())
         self.signed = signed
         self._weight = w  # fed at every run: onnxruntime keeps no copy (see PlanarGemm)
-        self._session = _matmul_integer("b", None, TensorProto.UINT8, ("rows", k), np.array(x_zero, np.uint8), wz,
-                                        w.shape, TensorProto.INT8 if signed else TensorProto.UINT8)
+        self._run = onnxrt.run_function(_matmul_integer("b", None, TensorProto.UINT8, ("rows", k),
+                                                        np.array(x_zero, np.uint8), wz, w.shape,
+                                                        TensorProto.INT8 if signed else TensorProto.UINT8))
 
     def __call__(self, rows_u8: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"a": rows_u8, "b": self._weight})[0]
+        return self._run({"a": rows_u8, "b": self._weight})[0]
