@@ -452,6 +452,11 @@ def conv_cases() -> list[Case]:
         conv_case("conv/depthwise-same-upper", c=4, o=4, group=4, hw=(7, 8), strides=(2, 2), auto_pad="SAME_UPPER",
                   per_channel=False),
         conv_case("conv/depthwise-multiplier2", c=3, o=6, group=3, pads=(1, 1, 1, 1)),
+        # the 3 x 3 loop of the native kernel with dilations, stride 3 and mixed strides
+        conv_case("conv/depthwise-3x3-d2", c=4, o=4, group=4, hw=(10, 9), dilations=(2, 2), pads=(2, 1, 2, 2)),
+        conv_case("conv/depthwise-3x3-s3", c=3, o=3, group=3, hw=(11, 13), strides=(3, 3), pads=(1, 1, 0, 2)),
+        conv_case("conv/depthwise-3x3-s1x2", c=5, o=5, group=5, hw=(8, 11), strides=(1, 2), pads=(0, 1, 1, 0),
+                  w_zp="varying"),
         # weight zero points and types, biases
         conv_case("conv/wzp-one", c=4, o=5, w_zp="one", pads=(1, 1, 1, 1)),
         conv_case("conv/wzp-varying", c=4, o=5, w_zp="varying", pads=(1, 1, 1, 1), x="int8"),
