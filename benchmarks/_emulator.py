@@ -69,11 +69,14 @@ def measure(name: str, float_model: onnx.ModelProto, int8_model: "onnx.ModelProt
     identical = all(np.array_equal(a, b) for a, b in zip(fast.run(inputs), reference.run(inputs)))
     del reference
     fp32 = onnxrt.session(float_model)
-    functions = {"emulator": lambda: fast.run(inputs), "fp32": lambda: fp32.run(None, feed)}
+    times = interleaved({"emulator": lambda: fast.run(inputs), "fp32": lambda: fp32.run(None, feed)}, repeat)
     if qdq:
+        # Timed on its own, after the ratio: two onnxruntime sessions alternating slow each other
+        # down (each one's idle threads spin on the cores the other needs), which would inflate
+        # the reference time.
+        del fp32
         quantized = onnxrt.session(data)
-        functions["qdq"] = lambda: quantized.run(None, feed)
-    times = interleaved(functions, repeat)
+        times.update(interleaved({"qdq": lambda: quantized.run(None, feed)}, repeat))
     npu = sum(op.unit == "npu" for op in program.operators)
     return Figure(name, times["emulator"], times["fp32"], times.get("qdq"), compile_s, npu, len(program.operators),
                   identical)

@@ -22,12 +22,14 @@ if str(ROOT) not in sys.path:
 
 
 def interleaved(functions: dict[str, Callable[[], object]], repeat: int, warmup: int = 2,
-                inner: int = 1, settle: int = 1) -> dict[str, float]:
+                inner: int = 1, settle: int = 1, pause: float = 0.05) -> dict[str, float]:
     """Median milliseconds per call of each function, in blocks alternating between them.
 
-    Each round runs every function in turn: ``settle`` untimed calls, then ``inner`` timed ones.
-    The untimed calls matter: onnxruntime's thread pools keep spinning for a while after a run,
-    so a function timed right after another session's run would pay for that session's threads.
+    Each round runs every function in turn: a ``pause``, ``settle`` untimed calls, then ``inner``
+    timed ones. onnxruntime's thread pools keep spinning for a while after a run, so a function
+    run right after another session's would share the cores with that session's idle threads:
+    the pause lets them go to sleep, the untimed calls bring the function's own data back into
+    the caches.
     """
     for function in functions.values():
         for _ in range(warmup):
@@ -35,6 +37,7 @@ def interleaved(functions: dict[str, Callable[[], object]], repeat: int, warmup:
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeat):
         for name, function in functions.items():
+            time.sleep(pause)
             for _ in range(settle):
                 function()
             started = time.perf_counter()
