@@ -25,16 +25,18 @@ from _harness import ROOT, machine
 MNIST = ROOT.parent / "shared" / "data" / "vendor" / "mnist_8.onnx"
 
 
-def blocks(functions, rounds: int, calls: int = 1000, warmup: int = 200) -> dict[str, float]:
+def blocks(functions, rounds: int, calls: int = 1000, warmup: int = 200, pause: float = 0.05) -> dict[str, float]:
     """Median milliseconds per call over ``rounds`` blocks of ``calls`` calls, blocks alternating.
 
     Each session has its own onnxruntime thread pool, whose threads keep spinning for a while
     after a run: calls alternating one by one would make each side pay for the other's spinning
-    threads. Long blocks, each after its own warm-up, measure each side on a quiet pool.
+    threads. Long blocks, each after a pause (the other pool goes to sleep) and its own warm-up,
+    measure each side on a quiet machine.
     """
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(rounds):
         for name, function in functions.items():
+            time.sleep(pause)
             for _ in range(warmup):
                 function()
             started = time.perf_counter()

@@ -20,6 +20,7 @@ import onnx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from examples.zoo import calibration_data, quantize_qdq, small_cnn  # noqa: E402
+from furiosa.compiler import enf  # noqa: E402
 from furiosa.runtime import sync  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def main() -> None:
     with sync.create_runner(str(enf_path)) as runner:
         runner.model.print_summary()
         print("\nplacement:")
-        for op in runner._engine.program.operators:
+        for op in enf.read(enf_path.read_bytes(), str(enf_path)).operators:  # the ENF file's manifest
             print(f"  {op.unit:4s} {op.name:24s} {op.reason}")
         image = calibration_data(model, 1, seed=42)[0]["input"]
         outputs = runner.run([image])

@@ -295,7 +295,7 @@ def ssd_mobilenet_v1(seed: int = 0, classes: int = 91, size: int = 300) -> onnx.
     sides = [size]
     for stride in [2] + [s for _, s in MOBILENET_V1_LAYERS] + [2, 2, 2, 2]:
         sides.append((sides[-1] - 1) // stride + 1)  # 3x3 convolutions with padding 1
-    map_sides = [sides[11], sides[13]] + sides[14:]
+    map_sides = [sides[12], sides[14]] + sides[15:]  # after blocks 11 and 13, then the four extra layers
     outputs: list[tuple[str, list[int] | None]] = []
     for i, (fmap, channels) in enumerate(maps):
         anchors = 3 if i == 0 else 6

@@ -145,6 +145,12 @@ class Executor:
         # are counted for the kernels' thread splitting only when NPU kernels may split.
         self._flat = steps if self._plain_inputs and self._plain_outputs else None
         self._counted = any(op.unit == "npu" for op in program.operators)
+        # One step that reads the inputs and writes the outputs, in order (a float model run by
+        # the host as one onnxruntime subgraph): called directly.
+        only = steps[0] if self._flat is not None and len(steps) == 1 else None
+        self._single = only if (only is not None and not self._counted and only.op.kernel == "onnx"
+                                and list(only.reads) == self._input_names
+                                and list(only.op.outputs) == self._output_names) else None
 
     @property
     def executions(self) -> list[Execution]:
@@ -197,6 +203,13 @@ class Executor:
 
     def _run_flat(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """One sample, no spans, no pacing: the steps in order with nothing else to do."""
+        single = self._single
+        if single is not None:
+            try:
+                results = single.run(inputs)
+            except Exception as error:
+                raise _failure(single.op, error) from error
+            return self._own(results, inputs)
         counted = self._counted
         if counted:
             parallel.enter()
@@ -214,9 +227,12 @@ class Executor:
         finally:
             if counted:
                 parallel.leave()
-        results = [env[name] for name in self._output_names]
-        # An output may be an input passed through: the caller gets its own copy. Only an input
-        # itself or a view (base set) can share an input's memory; the rest are not looked at.
+        return self._own([env[name] for name in self._output_names], inputs)
+
+    @staticmethod
+    def _own(results: list[np.ndarray], inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """An output may be an input passed through: the caller gets its own copy. Only an input
+        itself or a view (base set) can share an input's memory; the rest are not looked at."""
         if len(inputs) == 1:
             x = inputs[0]
             return [a.copy() if (a is x or a.base is not None) and np.may_share_memory(a, x) else a for a in results]
