@@ -169,7 +169,6 @@ class Engine:
                 devices.release()
             raise
         self.devices = list(devices.files)
-        self._names = [d.name for d in self.devices]
         executions = self.executor.executions  # modeled NPU time per inference, for furiosactl top
         self.activity = activity.Publisher([d.name for d in self.devices], sum(e.run_ns for e in executions),
                                            sum(e.iowait_ns for e in executions))
@@ -224,32 +223,18 @@ class Engine:
     # --- running --------------------------------------------------------------------------
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """One inference on checked arrays, in the calling thread (``worker_num`` at a time)."""
-        with self._lock:  # _enter, inlined: this is the path of every Runner.run
-            if self._closed:
-                raise SessionClosed("Runner has been closed")
-            self._in_flight += 1
-            self._turn += 1
-            turn = self._turn
+        turn = self._enter()
         try:
             with self._slots:
-                if self._plain and not _tracing._sinks:  # execute's common case (nobody records), inlined
-                    name = self._names[turn % len(self._names)]
-                    started = time.perf_counter_ns()
-                    try:
-                        return self.executor.run(arrays)
-                    except FuriosaError as error:
-                        raise runtime_error(error) from error
-                    finally:
-                        self.activity.count(name, started)
-                return self.execute(arrays, turn)
+                return self._execute(arrays, turn)
         finally:
             self._leave()
 
-    def execute(self, arrays: Sequence[np.ndarray], turn: int = 0) -> list[np.ndarray]:
+    def _execute(self, arrays: Sequence[np.ndarray], turn: int) -> list[np.ndarray]:
         device = self.devices[turn % len(self.devices)]
         started = time.perf_counter_ns()
         try:
-            sink = _tracing.active()
+            sink = _tracing.active() if _tracing._sinks else None  # nobody records: no call
             if sink is None:
                 if self._plain:  # batch 1, not paced: straight to the executor
                     return self.executor.run(arrays)
