@@ -29,7 +29,9 @@
 #include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
+/* x86-64-v4: AVX-512 F, BW, DQ, VL (the conversions and narrowing stores the loops need in
+ * 512-bit lanes); x86-64-v3: AVX2 and FMA (contraction stays off, see above) */
+#define WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define WIDE
 #endif
@@ -42,8 +44,13 @@ static inline int8_t requant_one(double acc, double mult, double zp, double lo, 
     r += zp;
     r = r < lo ? lo : r;
     r = r > hi ? hi : r;
-    r = (r + ROUND_MAGIC) - ROUND_MAGIC; /* half to even in the default rounding mode; |r| <= 1024 */
-    return (int8_t)((int)r - offset);
+    /* |r| <= 1024: r + 1.5 * 2**52 is rounded half to even to an integer (default rounding mode),
+     * which its low 32 bits hold in two's complement; read from the bits, it needs no conversion
+     * instruction (and vectorizes to a narrowing move) */
+    r += ROUND_MAGIC;
+    int64_t bits;
+    memcpy(&bits, &r, sizeof bits);
+    return (int8_t)((int32_t)bits - offset);
 }
 
 /* --- im2col ----------------------------------------------------------------------------- */
