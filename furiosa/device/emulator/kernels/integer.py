@@ -13,7 +13,11 @@ which onnxruntime multiplies exactly on every CPU.
 * :class:`PlanarGemm`: ``MatMulInteger`` of constant weights (O, K) with a patch matrix (K, P),
   giving accumulators in the (channels, pixels) layout of NCHW tensors (convolutions).
 
-Both run single-threaded: callers split the work across threads (:mod:`.parallel`).
+:class:`Gemm` runs single-threaded (callers split rows across threads, :mod:`.parallel`).
+:class:`PlanarGemm` runs in one of two sessions shared by the whole process (shapes and zero
+points are fed at each run): a single-threaded one, and one whose onnxruntime pool uses every
+core the kernels may use, for products large enough to split while nothing else runs. The
+split then happens inside onnxruntime, without the interpreter lock.
 * :class:`IntegerConv` / :class:`IntegerMatmul`: whole convolutions and matrix products, the
   ``integer`` backend.
 
@@ -24,6 +28,8 @@ native loops are built, else ``integer``), ``native`` (native im2col and requant
 from __future__ import annotations
 
 import os
+import threading
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -31,6 +37,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from furiosa.common import onnxrt
 from furiosa.common.errors import InvalidSettingError
+
+from . import parallel
 
 _SHIFT = np.uint8(0x80)
 
@@ -161,6 +169,34 @@ def _matmul_integer(const_name: str, const: np.ndarray | None, input_type: int, 
     return onnxrt.session(model, threads=1, shared_arena=True)
 
 
+_planar_lock = threading.Lock()
+_planar_runs: dict[tuple[bool, int], Callable[[dict], list]] = {}
+
+
+def _planar_run(signed: bool, threads: int) -> Callable[[dict], list]:
+    """The process's ``MatMulInteger`` of uint8 (O, K) by int8 or uint8 (K, P), zero points fed."""
+    key = (signed, threads)
+    run = _planar_runs.get(key)
+    if run is None:
+        with _planar_lock:
+            run = _planar_runs.get(key)
+            if run is None:
+                b_type = TensorProto.INT8 if signed else TensorProto.UINT8
+                node = helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["y"])
+                inputs = [helper.make_tensor_value_info("a", TensorProto.UINT8, ["rows", "depth"]),
+                          helper.make_tensor_value_info("b", b_type, ["depth", "pixels"]),
+                          helper.make_tensor_value_info("az", TensorProto.UINT8, []),
+                          helper.make_tensor_value_info("bz", b_type, [])]
+                graph = helper.make_graph([node], "planar", inputs,
+                                          [helper.make_tensor_value_info("y", TensorProto.INT32, None)])
+                model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+                model.ir_version = 8
+                # No spin-waiting: between two products the cores run the other kernels.
+                session = onnxrt.session(model, threads=threads, spinning=False, shared_arena=True)
+                run = _planar_runs[key] = onnxrt.run_function(session)
+    return run
+
+
 class PlanarGemm:
     """Constant weights (O, K) times a patch matrix (K, P): exact int32 accumulators (O, P).
 
@@ -175,16 +211,16 @@ class PlanarGemm:
         # The weights are fed at every run rather than held as an initializer: onnxruntime
         # multiplies as fast (it does not pre-pack the left operand) and keeps no copy of them.
         self._weight = to_uint8(np.ascontiguousarray(weight, np.int8))
-        a_zero = np.array(weight_zero + 128, np.uint8)
-        if self.signed:
-            b_type, b_zero = TensorProto.INT8, np.array(x_zero, np.int8)
-        else:
-            b_type, b_zero = TensorProto.UINT8, np.array(x_zero + 128, np.uint8)
-        self._run = onnxrt.run_function(_matmul_integer("a", None, b_type, (weight.shape[1], "pixels"), a_zero,
-                                                        b_zero, self._weight.shape))
+        self._az = np.array(weight_zero + 128, np.uint8)
+        self._bz = np.array(x_zero, np.int8) if self.signed else np.array(x_zero + 128, np.uint8)
+        cores = parallel.cores()
+        self._one = _planar_run(self.signed, 1)
+        self._all = _planar_run(self.signed, cores) if cores > 1 else self._one
 
-    def __call__(self, patches: np.ndarray) -> np.ndarray:
-        return self._run({"b": patches, "a": self._weight})[0]
+    def __call__(self, patches: np.ndarray, threads: int = 1) -> np.ndarray:
+        """The accumulators; ``threads`` > 1 lets onnxruntime use every core (see :func:`.parallel.ways`)."""
+        run = self._all if threads > 1 else self._one
+        return run({"a": self._weight, "b": patches, "az": self._az, "bz": self._bz})[0]
 
 
 class Gemm:
