@@ -171,6 +171,20 @@ def _matmul_integer(const_name: str, const: np.ndarray | None, input_type: int, 
 
 _planar_lock = threading.Lock()
 _planar_runs: dict[tuple[bool, int], Callable[[dict], list]] = {}
+_orphans: list[Callable[[dict], list]] = []
+
+
+def _after_fork_in_child() -> None:
+    """The pool threads of sessions made before a fork do not exist in the child: new sessions
+    are made there when needed. The old ones are kept, never used: freeing a session joins its
+    pool's threads."""
+    global _planar_lock
+    _planar_lock = threading.Lock()
+    _orphans.extend(_planar_runs.values())
+    _planar_runs.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _planar_run(signed: bool, threads: int) -> Callable[[dict], list]:
@@ -213,13 +227,14 @@ class PlanarGemm:
         self._weight = to_uint8(np.ascontiguousarray(weight, np.int8))
         self._az = np.array(weight_zero + 128, np.uint8)
         self._bz = np.array(x_zero, np.int8) if self.signed else np.array(x_zero + 128, np.uint8)
-        cores = parallel.cores()
-        self._one = _planar_run(self.signed, 1)
-        self._all = _planar_run(self.signed, cores) if cores > 1 else self._one
+        _planar_run(self.signed, 1)  # made now rather than at the first inference
 
     def __call__(self, patches: np.ndarray, threads: int = 1) -> np.ndarray:
-        """The accumulators; ``threads`` > 1 lets onnxruntime use every core (see :func:`.parallel.ways`)."""
-        run = self._all if threads > 1 else self._one
+        """The accumulators; ``threads`` > 1 lets onnxruntime use every core (see :func:`.parallel.ways`).
+
+        The session is looked up at each call (not kept): a process forked after this object
+        was made gets sessions of its own."""
+        run = _planar_run(self.signed, parallel.cores() if threads > 1 else 1)
         return run({"a": self._weight, "b": patches, "az": self._az, "bz": self._bz})[0]
 
 

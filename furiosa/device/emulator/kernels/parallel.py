@@ -11,6 +11,7 @@ inferences in flight; :func:`ways` says how many parts to cut an operator's work
 """
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
@@ -79,6 +80,18 @@ def _setup() -> None:
             workers = settings.emulator_threads()
             _team = _Team(workers - 1) if workers > 1 else None
             _workers = workers
+
+
+def _after_fork_in_child() -> None:
+    """A forked process has only the thread that forked: the helpers are made again when needed."""
+    global _lock, _in_flight, _workers, _team
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    _in_flight = 0
+    _workers = 0
+    _team = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def enter() -> None:
