@@ -15,7 +15,8 @@
  *                requantized as above;
  *   arith        add / sub / mul of two quantized operands with a clamp, computed as the pair
  *                tables compute it (used only where it equals the table on all 65,536 pairs);
- *   pair_lut     out[i] = lut[(uint8(a[i]) << 8) | uint8(b[i])] (two-input lookup tables).
+ *   pair_lut     out[i] = lut[(uint8(a[i]) << 8) | uint8(b[i])] (two-input lookup tables);
+ *   quantize     float32 -> stored int8 with one scale (QuantizeLinear, as furiosa.common.qmath).
  *
  * Floating-point contraction is disabled at build time (-ffp-contract=off): the product and
  * the addition of the zero point are rounded separately, as numpy rounds them. Rounding half
@@ -466,6 +467,45 @@ static PyObject *arith(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* --- quantize ----------------------------------------------------------------------------------- */
+/* float32 -> stored int8 with one scale (furiosa.common.qmath.quantize): s = x / scale in float32,
+ * rounded half to even in float32 (NaN to 0), then r = double(s) + zp clamped to [lo, hi], minus
+ * the storage offset. The float32 rounding trick is exact for |s| < 2**22; larger values (and
+ * infinities) stay far beyond any bound, so they clamp as numpy's rint would. */
+WIDE static void quantize_loop(const float *restrict x, int8_t *restrict y, Py_ssize_t n, float scale, double zp,
+                               double lo, double hi, int offset) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float s = x[i] / scale;
+        s = s != s ? 0.0f : s;
+        s = (s + ROUND_MAGIC_F) - ROUND_MAGIC_F;
+        double r = (double)s + zp;
+        r = r < lo ? lo : r;
+        r = r > hi ? hi : r;
+        y[i] = (int8_t)((int)r - offset);
+    }
+}
+
+/* quantize(x, out, scale, zp, lo, hi, offset) */
+static PyObject *quantize(PyObject *self, PyObject *args) {
+    Py_buffer x, out;
+    float scale;
+    double zp, lo, hi;
+    int offset;
+    if (!PyArg_ParseTuple(args, "y*w*fdddi", &x, &out, &scale, &zp, &lo, &hi, &offset))
+        return NULL;
+    const Py_ssize_t n = out.len;
+    if (x.len != n * 4 || !(scale > 0.0f) || !(lo <= hi) || lo < -1024 || hi > 1024) {
+        PyBuffer_Release(&x); PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "quantize: buffers differ in size or the parameters are out of range");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    quantize_loop((const float *)x.buf, (int8_t *)out.buf, n, scale, zp, lo, hi, offset);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&x); PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
 /* --- two-input lookup tables ------------------------------------------------------------------ */
 static PyObject *pair_lut(PyObject *self, PyObject *args) {
     Py_buffer a, b, lut, out;
@@ -493,6 +533,7 @@ static PyMethodDef methods[] = {
     {"requant", requant, METH_VARARGS, "Requantize int32 accumulators to stored int8."},
     {"depthwise", depthwise, METH_VARARGS, "A depthwise convolution: exact int32 sums, requantized."},
     {"pair_lut", pair_lut, METH_VARARGS, "Apply a 65536-entry table to two int8 operands."},
+    {"quantize", quantize, METH_VARARGS, "Quantize float32 values to stored int8 with one scale."},
     {"arith", arith, METH_VARARGS, "Add, subtract or multiply two quantized operands, as their pair table."},
     {NULL, NULL, 0, NULL},
 };
@@ -502,7 +543,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native lo
 
 /* Raised whenever a function's arguments change, so that a stale build left in place by a failed
  * rebuild is refused by native.py instead of being called with the wrong arguments. */
-#define NATIVE_ABI 3
+#define NATIVE_ABI 4
 
 PyMODINIT_FUNC PyInit__native(void) {
     PyObject *m = PyModule_Create(&module);

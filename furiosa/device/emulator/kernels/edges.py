@@ -11,12 +11,14 @@ import numpy as np
 
 from furiosa.common.qmath import dequantize, quantize
 
-from . import KernelContext, Run, kernel
+from . import KernelContext, Run, integer, kernel, native
 
 
 @kernel("quantize")
 def prepare_quantize(ctx: KernelContext) -> Run:
     qp = ctx.qp(ctx.op.outputs[0])
+    if not qp.per_channel and integer.backend() == "native":
+        return lambda args: [native.quantize(args[0], qp)]  # the same values in one pass
     return lambda args: [quantize(args[0], qp)]
 
 

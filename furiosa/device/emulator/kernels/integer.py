@@ -57,7 +57,7 @@ def backend() -> str:
         if native.available():
             return "native"
         if value == "native":
-            raise ValueError("FURIOSA_EMU_KERNELS=native: the native loops were not built with this installation "
+            raise InvalidSettingError("FURIOSA_EMU_KERNELS=native: the native loops were not built with this installation "
                              "(reinstall with a C compiler available, or use auto, integer or blas)")
         return "integer"
     return value

@@ -11,7 +11,7 @@ import numpy as np
 
 import logging
 
-ABI = 3  # must equal NATIVE_ABI in _native.c
+ABI = 4  # must equal NATIVE_ABI in _native.c
 
 try:
     from . import _native
@@ -135,6 +135,15 @@ def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, requant: 
     _native.depthwise(_contiguous(x, np.int8), taps, requant.bias, requant.mult, out, g.c, g.h, g.w, g.kh, g.kw,
                       g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, zero, c0, c1,
                       requant.zero_point, requant.lo, requant.hi, requant.offset)
+
+
+def quantize(x: np.ndarray, qp) -> np.ndarray:
+    """:func:`furiosa.common.qmath.quantize` of float32 values with one scale (per-tensor ``qp``)."""
+    out = np.empty(x.shape, np.int8)
+    lo, hi = qp.limits
+    _native.quantize(_contiguous(x, np.float32), out, float(np.float32(qp.scale[0])), float(qp.zero_point[0]),
+                     float(lo), float(hi), int(qp.offset))
+    return out
 
 
 def pair_lut(a: np.ndarray, b: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
