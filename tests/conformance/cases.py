@@ -457,6 +457,12 @@ def conv_cases() -> list[Case]:
         conv_case("conv/depthwise-3x3-s3", c=3, o=3, group=3, hw=(11, 13), strides=(3, 3), pads=(1, 1, 0, 2)),
         conv_case("conv/depthwise-3x3-s1x2", c=5, o=5, group=5, hw=(8, 11), strides=(1, 2), pads=(0, 1, 1, 0),
                   w_zp="varying"),
+        # planes large enough for the native kernel's fused taps-and-requantization loop
+        conv_case("conv/depthwise-3x3-large", c=3, o=3, group=3, hw=(24, 25), pads=(1, 1, 1, 1), data="pow2"),
+        conv_case("conv/depthwise-3x3-large-s2", c=4, o=4, group=4, hw=(49, 48), strides=(2, 2), pads=(1, 0, 1, 1),
+                  w_zp="varying"),
+        conv_case("conv/depthwise-3x3-large-d2", c=2, o=2, group=2, hw=(30, 28), dilations=(2, 2), pads=(2, 2, 2, 2),
+                  data="narrow"),
         # weight zero points and types, biases
         conv_case("conv/wzp-one", c=4, o=5, w_zp="one", pads=(1, 1, 1, 1)),
         conv_case("conv/wzp-varying", c=4, o=5, w_zp="varying", pads=(1, 1, 1, 1), x="int8"),

@@ -305,8 +305,7 @@ WIDE static void add_taps(const int32_t *wc, const Geometry *g, Scratch *t) {
         }
 }
 
-/* The same for the common 3 x 3 window: the nine taps summed in registers in one pass, instead
- * of nine passes over the accumulator. */
+/* The common 3 x 3 window on small planes: the nine taps summed in registers in one pass. */
 WIDE static void add_taps9(const int32_t *wc, const Geometry *g, Scratch *t) {
     const int32_t *p[9];
     for (Py_ssize_t k = 0; k < 9; k++) {
@@ -325,6 +324,37 @@ WIDE static void add_taps9(const int32_t *wc, const Geometry *g, Scratch *t) {
                  s7[i] * w7 + s8[i] * w8;
 }
 
+/* The same on larger planes, requantized in the same pass (one pass instead of two; on small
+ * planes the longer vector loop leaves more to its scalar remainder than it saves); rows of ow values
+ * `width` apart go to `wide` (the columns beyond ow computed and dropped), then to y. */
+WIDE static void taps9_requant(const int32_t *wc, const Geometry *g, Scratch *t, int8_t *y, double m, int32_t b,
+                               Output o) {
+    const int32_t *p[9];
+    for (Py_ssize_t k = 0; k < 9; k++) {
+        const Py_ssize_t dy = (k / 3) * g->dh, dx = (k % 3) * g->dw;
+        p[k] = t->phases + ((dy % g->sh) * g->sw + dx % g->sw) * t->size + (dy / g->sh) * t->width + dx / g->sw;
+    }
+    const int32_t *restrict s0 = p[0], *restrict s1 = p[1], *restrict s2 = p[2], *restrict s3 = p[3],
+                  *restrict s4 = p[4], *restrict s5 = p[5], *restrict s6 = p[6], *restrict s7 = p[7],
+                  *restrict s8 = p[8];
+    const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7],
+                  w8 = wc[8];
+    const double zp = o.zp, lo = o.lo, hi = o.hi;
+    const int offset = o.offset;
+    const Py_ssize_t width = t->width, oh = g->oh, ow = g->ow;
+    int8_t *restrict dst = width == ow ? y : t->wide;
+    const Py_ssize_t span = (oh - 1) * width + ow;
+    for (Py_ssize_t i = 0; i < span; i++) {
+        /* a + b cannot overflow: the kernels check |acc| + |bias| < 2**31 when they are prepared */
+        const int32_t a = s0[i] * w0 + s1[i] * w1 + s2[i] * w2 + s3[i] * w3 + s4[i] * w4 + s5[i] * w5 +
+                          s6[i] * w6 + s7[i] * w7 + s8[i] * w8;
+        dst[i] = requant_one((double)(a + b), m, zp, lo, hi, offset);
+    }
+    if (width != ow)
+        for (Py_ssize_t oy = 0; oy < oh; oy++)
+            memcpy(y + oy * ow, t->wide + oy * width, (size_t)ow);
+}
+
 /* Rows of ow values `stride` apart: requantized as one run over the whole (oh * stride) block
  * into `wide` (the columns beyond ow are computed and dropped), then copied row by row, so that
  * the vector loop is not cut into short rows. */
@@ -340,15 +370,22 @@ static void requant_plane(const int32_t *acc, Py_ssize_t stride, int8_t *y, int8
         memcpy(y + oy * ow, wide + oy * stride, (size_t)ow);
 }
 
+#define FUSED_SPAN 512 /* output values of a plane (with its dropped columns) from which taps9_requant pays */
+
 static void depthwise_loop(const int8_t *x, const int32_t *w, const int32_t *bias, const double *mult, int8_t *out,
                            const Geometry *g, int zero, Output o, Py_ssize_t c0, Py_ssize_t c1, Scratch *t) {
     for (Py_ssize_t ch = c0; ch < c1; ch++) {
+        int8_t *y = out + (ch - c0) * g->oh * g->ow;
         fill_phases(x + ch * g->h * g->w, g, zero, t);
-        if (g->kh == 3 && g->kw == 3)
-            add_taps9(w + ch * 9, g, t);
-        else
-            add_taps(w + ch * g->kh * g->kw, g, t);
-        requant_plane(t->acc, t->width, out + (ch - c0) * g->oh * g->ow, t->wide, g, mult[ch - c0], bias[ch - c0], o);
+        if (g->kh == 3 && g->kw == 3 && g->oh * t->width >= FUSED_SPAN) {
+            taps9_requant(w + ch * 9, g, t, y, mult[ch - c0], bias[ch - c0], o);
+        } else {
+            if (g->kh == 3 && g->kw == 3)
+                add_taps9(w + ch * 9, g, t);
+            else
+                add_taps(w + ch * g->kh * g->kw, g, t);
+            requant_plane(t->acc, t->width, y, t->wide, g, mult[ch - c0], bias[ch - c0], o);
+        }
     }
 }
 
