@@ -305,23 +305,33 @@ WIDE static void add_taps(const int32_t *wc, const Geometry *g, Scratch *t) {
         }
 }
 
-/* The common 3 x 3 window on small planes: the nine taps summed in registers in one pass. */
-WIDE static void add_taps9(const int32_t *wc, const Geometry *g, Scratch *t) {
-    const int32_t *p[9];
+/* The nine source rows and weights of a 3 x 3 window, as restrict-qualified locals (so that the
+ * loops over them vectorize), and the window's exact int32 sum at position i. */
+static inline void taps9_sources(const Geometry *g, const Scratch *t, const int32_t *p[9]) {
     for (Py_ssize_t k = 0; k < 9; k++) {
         const Py_ssize_t dy = (k / 3) * g->dh, dx = (k % 3) * g->dw;
         p[k] = t->phases + ((dy % g->sh) * g->sw + dx % g->sw) * t->size + (dy / g->sh) * t->width + dx / g->sw;
     }
-    const int32_t *restrict s0 = p[0], *restrict s1 = p[1], *restrict s2 = p[2], *restrict s3 = p[3],
-                  *restrict s4 = p[4], *restrict s5 = p[5], *restrict s6 = p[6], *restrict s7 = p[7],
-                  *restrict s8 = p[8];
-    const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7],
-                  w8 = wc[8];
+}
+#define TAPS9_LOCALS(p, wc)                                                                                    \
+    const int32_t *restrict s0 = p[0], *restrict s1 = p[1], *restrict s2 = p[2], *restrict s3 = p[3],        \
+                  *restrict s4 = p[4], *restrict s5 = p[5], *restrict s6 = p[6], *restrict s7 = p[7],        \
+                  *restrict s8 = p[8];                                                                       \
+    const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6],       \
+                  w7 = wc[7], w8 = wc[8]
+#define TAPS9_SUM(i)                                                                                           \
+    (s0[i] * w0 + s1[i] * w1 + s2[i] * w2 + s3[i] * w3 + s4[i] * w4 + s5[i] * w5 + s6[i] * w6 + s7[i] * w7 +  \
+     s8[i] * w8)
+
+/* The common 3 x 3 window on small planes: the nine taps summed in registers in one pass. */
+WIDE static void add_taps9(const int32_t *wc, const Geometry *g, Scratch *t) {
+    const int32_t *p[9];
+    taps9_sources(g, t, p);
+    TAPS9_LOCALS(p, wc);
     int32_t *restrict acc = t->acc;
     const Py_ssize_t span = g->oh * t->width;
     for (Py_ssize_t i = 0; i < span; i++)
-        acc[i] = s0[i] * w0 + s1[i] * w1 + s2[i] * w2 + s3[i] * w3 + s4[i] * w4 + s5[i] * w5 + s6[i] * w6 +
-                 s7[i] * w7 + s8[i] * w8;
+        acc[i] = TAPS9_SUM(i);
 }
 
 /* The same on larger planes, requantized in the same pass (one pass instead of two; on small
@@ -330,24 +340,15 @@ WIDE static void add_taps9(const int32_t *wc, const Geometry *g, Scratch *t) {
 WIDE static void taps9_requant(const int32_t *wc, const Geometry *g, Scratch *t, int8_t *y, double m, int32_t b,
                                Output o) {
     const int32_t *p[9];
-    for (Py_ssize_t k = 0; k < 9; k++) {
-        const Py_ssize_t dy = (k / 3) * g->dh, dx = (k % 3) * g->dw;
-        p[k] = t->phases + ((dy % g->sh) * g->sw + dx % g->sw) * t->size + (dy / g->sh) * t->width + dx / g->sw;
-    }
-    const int32_t *restrict s0 = p[0], *restrict s1 = p[1], *restrict s2 = p[2], *restrict s3 = p[3],
-                  *restrict s4 = p[4], *restrict s5 = p[5], *restrict s6 = p[6], *restrict s7 = p[7],
-                  *restrict s8 = p[8];
-    const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7],
-                  w8 = wc[8];
+    taps9_sources(g, t, p);
+    TAPS9_LOCALS(p, wc);
     const double zp = o.zp, lo = o.lo, hi = o.hi;
     const int offset = o.offset;
     const Py_ssize_t width = t->width, oh = g->oh, ow = g->ow;
     int8_t *restrict dst = width == ow ? y : t->wide;
     const Py_ssize_t span = (oh - 1) * width + ow;
     for (Py_ssize_t i = 0; i < span; i++) {
-        /* a + b cannot overflow: the kernels check |acc| + |bias| < 2**31 when they are prepared */
-        const int32_t a = s0[i] * w0 + s1[i] * w1 + s2[i] * w2 + s3[i] * w3 + s4[i] * w4 + s5[i] * w5 +
-                          s6[i] * w6 + s7[i] * w7 + s8[i] * w8;
+        const int32_t a = TAPS9_SUM(i); /* a + b cannot overflow: |acc| + |bias| < 2**31 is checked when prepared */
         dst[i] = requant_one((double)(a + b), m, zp, lo, hi, offset);
     }
     if (width != ow)
