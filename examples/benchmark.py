@@ -14,7 +14,6 @@ machine) and *modeled* ones (what the Warboy would take, from the timing model).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,32 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py and examples/_shared.py
 
-from examples.zoo import small_cnn  # noqa: E402
-from furiosa.optimizer import optimize_model  # noqa: E402
-from furiosa.quantizer import CalibrationMethod, Calibrator, quantize  # noqa: E402
+from examples._shared import quantized_small_cnn, tool  # noqa: E402
 
 rng = np.random.default_rng(0)
-
-
-def random_images(count: int) -> np.ndarray:
-    """``count`` 16x16 RGB images in [0, 1), NCHW: noise under a random colour tint (stand-ins for real data)."""
-    return rng.random((count, 1, 3, 16, 16), dtype=np.float32) * rng.random((count, 1, 3, 1, 1), dtype=np.float32)
-
-
-def quantized_model() -> bytes:
-    """The small CNN, optimized, calibrated on 16 images and quantized (examples/quantize.py)."""
-    model = optimize_model(small_cnn())
-    calibrator = Calibrator(model, CalibrationMethod.MIN_MAX_ASYM)
-    calibrator.collect_data([image] for image in random_images(16))
-    return quantize(model, calibrator.compute_range())
-
-
-def tool(name: str) -> str:
-    """A console script of the SDK: next to this Python (a virtual environment) or on PATH."""
-    script = Path(sys.executable).with_name(name)
-    return str(script) if script.exists() else (shutil.which(name) or name)
 
 
 def command(workdir: Path, name: str, *arguments: str) -> None:
@@ -65,7 +43,7 @@ def main() -> None:
 
 
 def run(workdir: Path) -> None:
-    (workdir / "small_cnn_quantized.onnx").write_bytes(quantized_model())
+    (workdir / "small_cnn_quantized.onnx").write_bytes(quantized_small_cnn(rng))
     command(workdir, "furiosa-compiler", "small_cnn_quantized.onnx", "-o", "small_cnn.enf")
 
     # At least 300 queries each; add --duration SECONDS for longer runs.

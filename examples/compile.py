@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,34 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py and examples/_shared.py
 
-from examples.zoo import small_cnn  # noqa: E402
+from examples._shared import quantized_small_cnn, random_images, tool  # noqa: E402
 from furiosa.compiler import compile_bytes  # noqa: E402
-from furiosa.optimizer import optimize_model  # noqa: E402
-from furiosa.quantizer import CalibrationMethod, Calibrator, quantize  # noqa: E402
 from furiosa.runtime import FuriosaRuntimeError, sync  # noqa: E402
 
 rng = np.random.default_rng(0)
-
-
-def random_images(count: int) -> np.ndarray:
-    """``count`` 16x16 RGB images in [0, 1), NCHW: noise under a random colour tint (stand-ins for real data)."""
-    return rng.random((count, 1, 3, 16, 16), dtype=np.float32) * rng.random((count, 1, 3, 1, 1), dtype=np.float32)
-
-
-def quantized_model() -> bytes:
-    """The small CNN, optimized, calibrated on 16 images and quantized (examples/quantize.py)."""
-    model = optimize_model(small_cnn())
-    calibrator = Calibrator(model, CalibrationMethod.MIN_MAX_ASYM)
-    calibrator.collect_data([image] for image in random_images(16))
-    return quantize(model, calibrator.compute_range())
-
-
-def tool(name: str) -> str:
-    """A console script of the SDK: next to this Python (a virtual environment) or on PATH."""
-    script = Path(sys.executable).with_name(name)
-    return str(script) if script.exists() else (shutil.which(name) or name)
 
 
 def main() -> None:
@@ -60,7 +38,7 @@ def main() -> None:
 
 def run(workdir: Path) -> None:
     source = workdir / "small_cnn_quantized.onnx"
-    source.write_bytes(quantized_model())
+    source.write_bytes(quantized_small_cnn(rng))
 
     # 2. The command line. It writes its progress and the placement report (-v) to stderr;
     #    the example shows them here. --no-cache: compile even if the compiler cache holds the
@@ -87,7 +65,7 @@ def run(workdir: Path) -> None:
     print(f"\ncompile_bytes(target='warboy', batch_size=2): {len(enf)} bytes -> small_cnn_1pe_b2.enf")
 
     # 4. What each program takes and returns, and one inference each on the same images.
-    images = random_images(2)[:, 0]  # two images, (2, 3, 16, 16)
+    images = random_images(rng, 2)[:, 0]  # two images, (2, 3, 16, 16)
     with sync.create_runner(workdir / "small_cnn.enf") as runner:  # default device: warboy(2)*1
         show("small_cnn.enf on warboy(2)*1", runner.model)
         one_by_one = np.concatenate([runner.run([image[None]])[0] for image in images])

@@ -25,11 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py and examples/_shared.py
 
-from examples.zoo import small_cnn  # noqa: E402
-from furiosa.optimizer import optimize_model  # noqa: E402
-from furiosa.quantizer import CalibrationMethod, Calibrator, quantize  # noqa: E402
+from examples._shared import quantized_small_cnn, random_images  # noqa: E402
 from furiosa.runtime.profiler import RecordFormat, profile  # noqa: E402
 from furiosa.runtime.sync import create_runner  # noqa: E402
 
@@ -46,19 +44,6 @@ with create_runner("small_cnn_quantized.onnx") as runner:
 """
 
 
-def random_images(count: int) -> np.ndarray:
-    """``count`` 16x16 RGB images in [0, 1), NCHW: noise under a random colour tint (stand-ins for real data)."""
-    return rng.random((count, 1, 3, 16, 16), dtype=np.float32) * rng.random((count, 1, 3, 1, 1), dtype=np.float32)
-
-
-def quantized_model() -> bytes:
-    """The small CNN, optimized, calibrated on 16 images and quantized (examples/quantize.py)."""
-    model = optimize_model(small_cnn())
-    calibrator = Calibrator(model, CalibrationMethod.MIN_MAX_ASYM)
-    calibrator.collect_data([image] for image in random_images(16))
-    return quantize(model, calibrator.compute_range())
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="furiosa-profile-") as tmp:
         run(Path(tmp))
@@ -66,8 +51,8 @@ def main() -> None:
 
 def run(workdir: Path) -> None:
     model_path = workdir / "small_cnn_quantized.onnx"
-    model_path.write_bytes(quantized_model())
-    images = random_images(4)
+    model_path.write_bytes(quantized_small_cnn(rng))
+    images = random_images(rng, 4)
 
     # 1. A Chrome trace. Everything the runner does inside the profile() block is recorded.
     trace_path = workdir / "trace.json"

@@ -24,8 +24,9 @@ import numpy as np
 import onnx
 import onnxruntime
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py and examples/_shared.py
 
+from examples._shared import random_images  # noqa: E402
 from examples.zoo import small_cnn  # noqa: E402
 from furiosa.optimizer import optimize_model  # noqa: E402
 from furiosa.quantizer import (  # noqa: E402
@@ -40,11 +41,6 @@ from furiosa.quantizer import (  # noqa: E402
 from furiosa.runtime import sync  # noqa: E402
 
 rng = np.random.default_rng(0)
-
-
-def random_images(count: int) -> np.ndarray:
-    """``count`` 16x16 RGB images in [0, 1), NCHW: noise under a random colour tint (stand-ins for real data)."""
-    return rng.random((count, 1, 3, 16, 16), dtype=np.float32) * rng.random((count, 1, 3, 1, 1), dtype=np.float32)
 
 
 def to_uint8(x: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -77,7 +73,7 @@ def run(workdir: Path) -> None:
     # 3. Calibrate on data like what the model will see. Each sample is a list with one array
     #    per input; collect_data takes any iterable and can be called as often as needed
     #    (memory stays flat), here with a generator of 32 samples.
-    calibration_images = random_images(32)
+    calibration_images = random_images(rng, 32)
     calibrators = {
         "MIN_MAX_ASYM": Calibrator(model, CalibrationMethod.MIN_MAX_ASYM),
         "PERCENTILE_SYM 99.9": Calibrator(model, CalibrationMethod.PERCENTILE_SYM, percentage=99.9),
@@ -115,7 +111,7 @@ def run(workdir: Path) -> None:
         print(f"  {entry.key}: {value}")
 
     # Check both against the float model (onnxruntime) on images not used for calibration.
-    images = random_images(16)
+    images = random_images(rng, 16)
     reference = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     expected = np.concatenate([reference.run(None, {"input": image})[0] for image in images])
     with sync.create_runner(quantized) as runner:

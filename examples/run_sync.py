@@ -19,32 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for examples/zoo.py and examples/_shared.py
 
-from examples.zoo import small_cnn  # noqa: E402
-from furiosa.optimizer import optimize_model  # noqa: E402
-from furiosa.quantizer import CalibrationMethod, Calibrator, quantize  # noqa: E402
+from examples._shared import quantized_small_cnn, random_images  # noqa: E402
 from furiosa.runtime import sync  # noqa: E402
 
 rng = np.random.default_rng(0)
 
 
-def random_images(count: int) -> np.ndarray:
-    """``count`` 16x16 RGB images in [0, 1), NCHW: noise under a random colour tint (stand-ins for real data)."""
-    return rng.random((count, 1, 3, 16, 16), dtype=np.float32) * rng.random((count, 1, 3, 1, 1), dtype=np.float32)
-
-
-def quantized_model() -> bytes:
-    """The small CNN, optimized, calibrated on 16 images and quantized (examples/quantize.py)."""
-    model = optimize_model(small_cnn())
-    calibrator = Calibrator(model, CalibrationMethod.MIN_MAX_ASYM)
-    calibrator.collect_data([image] for image in random_images(16))
-    return quantize(model, calibrator.compute_range())
-
-
 def main() -> None:
-    model = quantized_model()  # bytes; a path to an .onnx or .enf file works the same
-    images = random_images(64)
+    model = quantized_small_cnn(rng)  # bytes; a path to an .onnx or .enf file works the same
+    images = random_images(rng, 64)
 
     # 1-2. One runner; the context manager closes it (and frees the device) at the end.
     with sync.create_runner(model) as runner:
