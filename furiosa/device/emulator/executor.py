@@ -216,14 +216,7 @@ class Executor:
         try:
             env = dict(zip(self._input_names, inputs))
             for step in self._flat:
-                try:
-                    outputs = step.run([env[n] for n in step.reads])
-                except Exception as error:
-                    raise _failure(step.op, error) from error
-                for name, array in zip(step.op.outputs, outputs):
-                    env[name] = array
-                for name in step.frees:
-                    env.pop(name, None)
+                self._step(step, env)
         finally:
             if counted:
                 parallel.leave()
