@@ -189,8 +189,8 @@ def space_to_depth(t: Translator, op: OperatorInfo) -> None:
     _block(t, op, "tflite_space_to_depth", "SpaceToDepth", "LowLevelSpaceToDepth")
 
 
-@operator("RESIZE_NEAREST_NEIGHBOR")
-def resize_nearest(t: Translator, op: OperatorInfo) -> None:
+def _resize(t: Translator, op: OperatorInfo, kernel: str, mode: str) -> None:
+    """RESIZE_*: NHWC input, constant (height, width), TFLite's two coordinate options."""
     x = t.data(op, 0)
     y = t.output(op)
     _same_integers(t, op, x, y)
@@ -199,21 +199,17 @@ def resize_nearest(t: Translator, op: OperatorInfo) -> None:
     if len(shape) != 4 or len(size) != 2 or t.shape(y) != (shape[0], size[0], size[1], shape[3]):
         raise t.invalid(op, f"resizes {list(shape)} to {size} but declares {list(t.shape(y))}")
     align, half = bool(op.options.get("align_corners")), bool(op.options.get("half_pixel_centers"))
-    attrs = {"align_corners": align, "half_pixel_centers": half, "mode": "nearest", "onnx_op": "Resize"}
-    t.add(op, "tflite_resize_nearest", [x], [y], attrs, "LowLevelResize")
+    if align and half and mode == "linear":
+        raise t.invalid(op, "sets both align_corners and half_pixel_centers")
+    attrs = {"align_corners": align, "half_pixel_centers": half, "mode": mode, "onnx_op": "Resize"}
+    t.add(op, kernel, [x], [y], attrs, "LowLevelResize")
+
+
+@operator("RESIZE_NEAREST_NEIGHBOR")
+def resize_nearest(t: Translator, op: OperatorInfo) -> None:
+    _resize(t, op, "tflite_resize_nearest", "nearest")
 
 
 @operator("RESIZE_BILINEAR")
 def resize_bilinear(t: Translator, op: OperatorInfo) -> None:
-    x = t.data(op, 0)
-    y = t.output(op)
-    _same_integers(t, op, x, y)
-    size = [int(v) for v in t.constant(op, 1, "size").reshape(-1)]
-    shape = t.shape(x)
-    if len(shape) != 4 or len(size) != 2 or t.shape(y) != (shape[0], size[0], size[1], shape[3]):
-        raise t.invalid(op, f"resizes {list(shape)} to {size} but declares {list(t.shape(y))}")
-    align, half = bool(op.options.get("align_corners")), bool(op.options.get("half_pixel_centers"))
-    if align and half:
-        raise t.invalid(op, "sets both align_corners and half_pixel_centers")
-    attrs = {"align_corners": align, "half_pixel_centers": half, "mode": "linear", "onnx_op": "Resize"}
-    t.add(op, "tflite_resize_bilinear", [x], [y], attrs, "LowLevelResize")
+    _resize(t, op, "tflite_resize_bilinear", "linear")
