@@ -79,16 +79,14 @@ class Tally:
                 self.errors.append(f"{api}: {type(error).__name__}: {error}")
 
 
-def _sync_queue(program: bytes, device: str, stop: threading.Event, tally: Tally, images, expected) -> None:
-    from furiosa.runtime import sync
-
-    submitter, receiver = sync.create_queue(program, device=device, worker_num=3, input_queue_size=32)
+def _pump(name: str, submitter, results, close_results, check, stop: threading.Event, images) -> None:
+    """Submit the image pool round and round until ``stop``, checking every result on a reader thread."""
 
     def receive() -> None:
-        for context, outputs in receiver:
-            tally.check("queue", context, outputs, expected)
+        for context, outputs in results:
+            check(context, outputs)
 
-    reader = threading.Thread(target=receive, name="soak-queue-reader")
+    reader = threading.Thread(target=receive, name=f"soak-{name}-reader")
     reader.start()
     try:
         index = 0
@@ -98,7 +96,15 @@ def _sync_queue(program: bytes, device: str, stop: threading.Event, tally: Tally
     finally:
         submitter.close()
         reader.join()
-        receiver.close()
+        close_results()
+
+
+def _sync_queue(program: bytes, device: str, stop: threading.Event, tally: Tally, images, expected) -> None:
+    from furiosa.runtime import sync
+
+    submitter, receiver = sync.create_queue(program, device=device, worker_num=3, input_queue_size=32)
+    _pump("queue", submitter, receiver, receiver.close,
+          lambda context, outputs: tally.check("queue", context, outputs, expected), stop, images)
 
 
 def _legacy_queue(program: bytes, device: str, stop: threading.Event, tally: Tally, images, expected) -> None:
@@ -107,22 +113,8 @@ def _legacy_queue(program: bytes, device: str, stop: threading.Event, tally: Tal
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         submitter, queue = session.create_async(program, device=device, worker_num=2, input_queue_size=32)
-
-    def receive() -> None:
-        for context, outputs in queue:
-            tally.check("legacy", context, outputs.numpy(), expected)
-
-    reader = threading.Thread(target=receive, name="soak-legacy-reader")
-    reader.start()
-    try:
-        index = 0
-        while not stop.is_set():
-            submitter.submit([images[index % POOL]], context=index % POOL)
-            index += 1
-    finally:
-        submitter.close()
-        reader.join()
-        queue.close()
+    _pump("legacy", submitter, queue, queue.close,
+          lambda context, outputs: tally.check("legacy", context, outputs.numpy(), expected), stop, images)
 
 
 def _async_apis(program: bytes, devices: tuple[str, str], stop: threading.Event, tally: Tally, images,
