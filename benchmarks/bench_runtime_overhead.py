@@ -5,8 +5,9 @@ The vendor's ``mnist_8.onnx`` (a float model: every operator runs on the host, i
 is loaded by ``furiosa.runtime.sync.create_runner``; the reference is an
 ``onnxruntime.InferenceSession`` on the same file with onnxruntime's default options, fed the
 same array. What the runner adds (input checks, the device's bookkeeping, the emulator's step
-loop) is the difference. Calls alternate in blocks of 1000 (see :func:`blocks`). The last line is
-the ratio (goal 1.1).
+loop) is the difference. Calls alternate in blocks of 1000, each after a pause and 200 untimed
+calls (onnxruntime's pools spin after a run; see _harness.interleaved). The last line is the
+ratio (goal 1.1).
 
     python benchmarks/bench_runtime_overhead.py [--repeat 7]
 """
@@ -15,35 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
 
-from _harness import ROOT, machine
+from _harness import ROOT, interleaved, machine
 
 MNIST = ROOT.parent / "shared" / "data" / "vendor" / "mnist_8.onnx"
-
-
-def blocks(functions, rounds: int, calls: int = 1000, warmup: int = 200, pause: float = 0.05) -> dict[str, float]:
-    """Median milliseconds per call over ``rounds`` blocks of ``calls`` calls, blocks alternating.
-
-    Each session has its own onnxruntime thread pool, whose threads keep spinning for a while
-    after a run: calls alternating one by one would make each side pay for the other's spinning
-    threads. Long blocks, each after a pause (the other pool goes to sleep) and its own warm-up,
-    measure each side on a quiet machine.
-    """
-    times: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            time.sleep(pause)
-            for _ in range(warmup):
-                function()
-            started = time.perf_counter()
-            for _ in range(calls):
-                function()
-            times[name].append((time.perf_counter() - started) / calls)
-    return {name: float(np.median(values) * 1e3) for name, values in times.items()}
 
 
 def main() -> None:
@@ -68,8 +47,8 @@ def main() -> None:
         theirs = bare.run(None, {name: x})[0]
         if not np.array_equal(ours, theirs):
             sys.exit("the runner's outputs differ from onnxruntime's")
-        times = blocks({"runner": lambda: runner.run(x), "onnxruntime": lambda: bare.run(None, {name: x})},
-                       args.repeat)
+        times = interleaved({"runner": lambda: runner.run(x), "onnxruntime": lambda: bare.run(None, {name: x})},
+                            args.repeat, warmup=0, inner=1000, settle=200)
     print(machine())
     print(f"vendor MNIST (float, {os.path.basename(args.model)}), batch 1; outputs identical")
     print(f"Runner.run                 {times['runner'] * 1e3:8.1f} us")

@@ -1,9 +1,13 @@
 """Helpers shared by the tests."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 
 from furiosa.quantizer.metadata import CALIBRATION_KEY, dump_ranges
 
@@ -72,3 +76,14 @@ def layer_agreement(qdq: onnx.ModelProto, program, feed: dict[str, np.ndarray]) 
         same += int(np.sum(ours == theirs))
         total += ours.size
     return same / total
+
+
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """The path of one of the SDK's console scripts in this environment (the test skips without it)."""
+    path = BIN / name
+    if not path.exists():
+        pytest.skip(f"{name} is not installed in {BIN} (run pip install -e .)")
+    return str(path)

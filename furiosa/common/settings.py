@@ -20,6 +20,19 @@ def _get(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
+def _flag(name: str, default: bool, accepted: str) -> bool:
+    """A yes/no variable: 1, true, yes, on or 0, false, no, off (any case); ``default`` when unset."""
+    raw = _get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InvalidSettingError(f"{name} must be {accepted}, got {raw!r}")
+
+
 def default_device_spec() -> tuple[str, str]:
     """The device spec to use when none is given, and where it came from.
 
@@ -93,15 +106,7 @@ def emulator_pace() -> bool:
     faster than the card; it never makes it faster). ``0`` or unset (the default) runs as fast
     as the emulator can.
     """
-    raw = _get("FURIOSA_EMU_PACE")
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise InvalidSettingError(f"FURIOSA_EMU_PACE must be 1 (pace inferences to the modeled device time) or 0, got {raw!r}")
+    return _flag("FURIOSA_EMU_PACE", False, "1 (pace inferences to the modeled device time) or 0")
 
 
 def emulator_threads() -> int:
@@ -137,15 +142,7 @@ DEFAULT_CACHE_LIFETIME = 30 * 24 * 3600
 
 def compiler_cache_enabled() -> bool:
     """``FC_CACHE_ENABLED``: ``1`` (default) uses the compiler cache, ``0`` disables it."""
-    raw = _get("FC_CACHE_ENABLED")
-    if raw is None:
-        return True
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise InvalidSettingError(f"FC_CACHE_ENABLED must be 1 or 0, got {raw!r}")
+    return _flag("FC_CACHE_ENABLED", True, "1 or 0")
 
 
 def compiler_cache_url() -> str:

@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import onnx
 import pytest
 
-BIN = Path(sys.executable).parent
-
-
-def tool(name: str) -> str:
-    path = BIN / name
-    if not path.exists():
-        pytest.skip(f"{name} is not installed in {BIN} (run pip install -e .)")
-    return str(path)
+from tests.helpers import BIN, tool
 
 
 @pytest.fixture

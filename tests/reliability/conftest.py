@@ -13,12 +13,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from tests.helpers import BIN, tool  # noqa: F401 (tool: re-exported for the tests of this folder)
 
 from furiosa.compiler import cache
 
@@ -27,7 +28,6 @@ TIME_LIMIT = 20.0
 #: a test that runs longer than this is considered hung (the process is ended with its stacks)
 WATCHDOG_SECONDS = 300.0
 
-BIN = Path(sys.executable).parent
 
 
 def soak_seconds() -> float:
@@ -131,13 +131,6 @@ def leftovers(directory: Path, *names: str) -> list[str]:
 
 
 # --- command lines -----------------------------------------------------------------------------------
-def tool(name: str) -> str:
-    path = BIN / name
-    if not path.exists():
-        pytest.skip(f"{name} is not installed in {BIN} (run pip install -e .)")
-    return str(path)
-
-
 @pytest.fixture
 def cli_env(tmp_path) -> dict[str, str]:
     """The environment of a command: private devices and cache."""

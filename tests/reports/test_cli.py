@@ -4,17 +4,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 
-from .models import damaged, mnist_images, ranges, vendor_mnist
+from tests.helpers import BIN, tool
 
-BIN = Path(sys.executable).parent
+from .models import damaged, mnist_images, ranges, vendor_mnist
 
 
 @pytest.fixture
@@ -24,10 +22,7 @@ def cli(tmp_path):
                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", COLUMNS="100")
 
     def run(name: str, *args: object, timeout: float = 180) -> subprocess.CompletedProcess:
-        path = BIN / name
-        if not path.exists():
-            pytest.skip(f"{name} is not installed in {BIN} (run pip install -e .)")
-        return subprocess.run([str(path), *map(str, args)], cwd=tmp_path, env=env, capture_output=True, text=True,
+        return subprocess.run([tool(name), *map(str, args)], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=timeout)
 
     return run
