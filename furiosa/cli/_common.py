@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 import traceback
 import warnings
 from pathlib import Path
@@ -91,38 +90,15 @@ def setup_output(verbose: bool = False) -> None:
 
 
 def write_atomically(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename.
-
-    The temporary file is ``.<name>.<pid>.<random>.part``; those a killed process left for the
-    same output are removed first.
-    """
+    """Write an output file atomically and durably (:func:`furiosa.common.files.write_atomically`),
+    first removing the temporary files a killed process left for the same output."""
     import glob
 
+    from furiosa.common import files
     from furiosa.compiler.cache import remove_abandoned
 
-    payload = data.encode() if isinstance(data, str) else data
-    directory = path.resolve().parent
-    remove_abandoned(directory, f".{glob.escape(path.name)}.*.part")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    remove_abandoned(path.resolve().parent, f".{glob.escape(path.name)}.*.part")
+    files.write_atomically(path, data, durable=True)
 
 
 def seconds(value: float) -> str:

@@ -23,14 +23,13 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from furiosa.common import settings
+from furiosa.common import files, settings
 
 log = logging.getLogger("furiosa.device")
 
@@ -112,7 +111,7 @@ class Publisher:
             self._dir.mkdir(parents=True, exist_ok=True)
             for record in records:
                 record.update(pid=os.getpid(), cmd=self._cmd, since=self._since, updated=time.time())
-                _write(self._path(record["devfile"]), json.dumps(record))
+                files.write_atomically(self._path(record["devfile"]), json.dumps(record))
         except OSError as error:  # activity is best effort: never fail an inference for it
             self._enabled = False
             log.debug("cannot publish device activity in %s: %s", self._dir, error)
@@ -123,18 +122,6 @@ class Publisher:
         for name in self._counters:
             with contextlib.suppress(OSError):
                 self._path(name).unlink()
-
-
-def _write(path: Path, text: str) -> None:
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _alive(pid: Any) -> bool:

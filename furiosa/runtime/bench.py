@@ -29,10 +29,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
+
+from furiosa.common import files
 
 __all__ = ["BenchConfig", "BenchResult", "BenchRunner", "WORKLOADS"]
 
@@ -198,21 +199,6 @@ def _md5(path: str) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: str, text: str) -> None:
-    import tempfile
-
-    target = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.resolve().parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
 @contextlib.contextmanager
 def _tracing(path: str | None) -> Iterator[None]:
     """Record a Chrome trace of the run into ``path`` (through the profiler when it is installed)."""
@@ -268,7 +254,7 @@ def _span_trace(path: str) -> Iterator[None]:
                            "ph": "X", "pid": pid, "tid": tid, "ts": span.start / 1000.0})
         for tid, name in sorted(lanes.items()):
             events.append({"args": {"name": name}, "name": "thread_name", "ph": "M", "pid": pid, "tid": tid})
-        _write_atomically(path, "[" + "\n,".join(json.dumps(e, sort_keys=True) for e in events) + "\n]")
+        files.write_atomically(path, "[" + "\n,".join(json.dumps(e, sort_keys=True) for e in events) + "\n]")
 
 
 class BenchRunner:
@@ -298,7 +284,7 @@ class BenchRunner:
         result = self._measure(progress)
         print(result.report(), flush=True)
         if bench_result_path is not None:
-            _write_atomically(bench_result_path, json.dumps(result.to_json(self.config.model_path), indent=2) + "\n")
+            files.write_atomically(bench_result_path, json.dumps(result.to_json(self.config.model_path), indent=2) + "\n")
         return result
 
     # --- the measurement --------------------------------------------------------------------
