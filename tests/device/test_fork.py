@@ -1,7 +1,7 @@
 """A process forked after the emulator has run keeps running models.
 
-Kernels split large operators over helper threads and over a shared onnxruntime session with a
-thread pool; a forked child has neither thread. It must make its own, not wait forever on
+Kernels split large operators over helper threads, the native loops' worker threads and a shared
+onnxruntime session with a thread pool; a forked child has none of these threads. It must make its own, not wait forever on
 threads that are not there (Python's multiprocessing forks by default on Linux).
 """
 from __future__ import annotations

@@ -18,6 +18,10 @@
  *   pair_lut     out[i] = lut[(uint8(a[i]) << 8) | uint8(b[i])] (two-input lookup tables);
  *   quantize     float32 -> stored int8 with one scale (QuantizeLinear, as furiosa.common.qmath).
  *
+ * Each function but arith's check takes a number of parts: the work is cut into that
+ * many contiguous spans of channels, rows or values, run at once on the calling thread and the
+ * extension's own worker threads (see run_parts), each span computed by the same loop.
+ *
  * Floating-point contraction is disabled at build time (-ffp-contract=off): the product and
  * the addition of the zero point are rounded separately, as numpy rounds them. Rounding half
  * to even uses the 1.5 * 2**52 trick (1.5 * 2**23 in float32), exact on the clamped values in
@@ -26,8 +30,12 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 /* x86-64-v4: AVX-512 F, BW, DQ, VL (the conversions and narrowing stores the loops need in
@@ -52,6 +60,163 @@ static inline int8_t requant_one(double acc, double mult, double zp, double lo, 
     int64_t bits;
     memcpy(&bits, &r, sizeof bits);
     return (int8_t)((int32_t)bits - offset);
+}
+
+/* --- parts of one call on several cores -------------------------------------------------------
+ * A call cut into `parts` runs part 0 on the calling thread and parts 1.. on worker threads of
+ * its own. Handing work over through the interpreter (a Python helper thread) costs tens of
+ * microseconds on virtual machines, where waking a sleeping thread is slow; these workers
+ * wait for their next part by spinning for a short while (SPIN_NS, yielding the core now and
+ * then) before they sleep, so that within an inference, where native calls follow each other
+ * within microseconds, a part starts at once; a part that no worker has started by the time
+ * the caller finishes its own is run by the caller. Every part computes its own elements with the
+ * same function as a whole call: results do not depend on the cut. One caller at a time uses
+ * the workers; another one meanwhile runs its call whole. */
+#define MAX_WORKERS 15
+static long spin_ns = 200000L; /* how long an idle worker keeps polling before it sleeps */
+
+typedef void (*PartFn)(void *arg, int part, int parts);
+
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    atomic_uint posted;   /* parts handed to this worker */
+    atomic_uint taken;    /* parts claimed, by the worker or (when it was late) by the caller */
+    atomic_uint finished; /* parts the worker has finished */
+    atomic_int sleeping;
+    PartFn fn;
+    void *arg;
+    int part, parts;
+    char pad[64]; /* keeps two workers' counters off one cache line */
+} Worker;
+
+static Worker workers[MAX_WORKERS];
+static int started;        /* workers running (changed only by the caller holding `busy`) */
+static atomic_flag busy = ATOMIC_FLAG_INIT;
+
+static inline void relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void *worker_main(void *self) {
+    Worker *w = (Worker *)self;
+    unsigned seen = 0;
+    for (;;) {
+        long long since = now_ns();
+        unsigned k = 0;
+        while (atomic_load_explicit(&w->posted, memory_order_acquire) == seen) {
+            relax();
+            if (++k % 256 == 0) {
+                if (now_ns() - since > spin_ns)
+                    break;
+                sched_yield(); /* lets another runnable thread (onnxruntime's pool) have this core */
+            }
+        }
+        if (atomic_load(&w->posted) == seen) {
+            pthread_mutex_lock(&w->lock);
+            atomic_store(&w->sleeping, 1);
+            while (atomic_load(&w->posted) == seen)
+                pthread_cond_wait(&w->wake, &w->lock);
+            atomic_store(&w->sleeping, 0);
+            pthread_mutex_unlock(&w->lock);
+        }
+        unsigned expected = seen++;
+        /* the caller runs the part itself if it finished its own first (this worker was asleep
+         * or descheduled): whoever claims the ticket first runs the part */
+        if (atomic_compare_exchange_strong(&w->taken, &expected, seen)) {
+            w->fn(w->arg, w->part, w->parts);
+            atomic_store_explicit(&w->finished, seen, memory_order_release);
+        }
+    }
+    return NULL;
+}
+
+static void reset_worker(Worker *w) {
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    atomic_store(&w->posted, 0);
+    atomic_store(&w->taken, 0);
+    atomic_store(&w->finished, 0);
+    atomic_store(&w->sleeping, 0);
+}
+
+/* A forked child has only the thread that forked: its workers are started again when needed. */
+static void after_fork_in_child(void) {
+    for (int i = 0; i < started; i++)
+        reset_worker(&workers[i]);
+    started = 0;
+    atomic_flag_clear(&busy);
+}
+
+/* Run fn(arg, p, parts) for p in [0, parts); returns when all have finished. With fewer workers
+ * than asked for (none could be started, or another caller has them) the call runs whole:
+ * fn(arg, 0, 1). Called without the interpreter lock. */
+static void run_parts(PartFn fn, void *arg, int parts) {
+    if (parts > MAX_WORKERS + 1)
+        parts = MAX_WORKERS + 1;
+    if (parts <= 1 || atomic_flag_test_and_set(&busy)) {
+        fn(arg, 0, 1);
+        return;
+    }
+    while (started < parts - 1) {
+        Worker *w = &workers[started];
+        reset_worker(w);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int failed = pthread_create(&w->thread, &attr, worker_main, w);
+        pthread_attr_destroy(&attr);
+        if (failed)
+            break;
+        started++;
+    }
+    if (parts > started + 1)
+        parts = started + 1;
+    unsigned tickets[MAX_WORKERS];
+    for (int i = 0; i < parts - 1; i++) {
+        Worker *w = &workers[i];
+        w->fn = fn;
+        w->arg = arg;
+        w->part = i + 1;
+        w->parts = parts;
+        tickets[i] = atomic_fetch_add(&w->posted, 1) + 1;
+        if (atomic_load(&w->sleeping)) {
+            pthread_mutex_lock(&w->lock);
+            pthread_cond_signal(&w->wake);
+            pthread_mutex_unlock(&w->lock);
+        }
+    }
+    fn(arg, 0, parts);
+    for (int i = 0; i < parts - 1; i++) {
+        unsigned expected = tickets[i] - 1;
+        if (atomic_compare_exchange_strong(&workers[i].taken, &expected, tickets[i])) {
+            fn(arg, i + 1, parts); /* not started yet: run it here rather than wait */
+            continue;
+        }
+        unsigned k = 0;
+        while (atomic_load_explicit(&workers[i].finished, memory_order_acquire) != tickets[i])
+            if (++k % 1024 == 0)
+                sched_yield();
+            else
+                relax();
+    }
+    atomic_flag_clear(&busy);
+}
+
+/* [*start, *end) of `total` items for part `part` of `parts`, in contiguous even spans. */
+static void span_of(Py_ssize_t total, int part, int parts, Py_ssize_t *start, Py_ssize_t *end) {
+    const Py_ssize_t step = (total + parts - 1) / parts;
+    *start = part * step < total ? part * step : total;
+    *end = *start + step < total ? *start + step : total;
 }
 
 /* --- im2col ----------------------------------------------------------------------------- */
@@ -119,14 +284,29 @@ static int bad_geometry(const Geometry *g) {
            g->dh <= 0 || g->dw <= 0 || g->pt < 0 || g->pl < 0 || g->oh <= 0 || g->ow <= 0;
 }
 
-/* im2col(x, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, c0, c1, flip, pad) */
+typedef struct {
+    const int8_t *x;
+    uint8_t *out;
+    const Geometry *g;
+    Py_ssize_t c0, c1;
+    uint8_t flip, pad;
+} Im2colCall;
+
+static void im2col_part(void *arg, int part, int parts) {
+    const Im2colCall *a = (const Im2colCall *)arg;
+    Py_ssize_t start, end;
+    span_of(a->c1 - a->c0, part, parts, &start, &end);
+    im2col_loop(a->x, a->out, a->g, a->c0 + start, a->c0 + end, a->flip, a->pad);
+}
+
+/* im2col(x, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, c0, c1, flip, pad, parts) */
 static PyObject *im2col(PyObject *self, PyObject *args) {
     Py_buffer x, out;
     Geometry g;
     Py_ssize_t c0, c1;
-    int flip, pad;
-    if (!PyArg_ParseTuple(args, "y*w*nnnnnnnnnnnnnnnii", &x, &out, &g.c, &g.h, &g.w, &g.kh, &g.kw, &g.sh, &g.sw,
-                          &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &c0, &c1, &flip, &pad))
+    int flip, pad, parts;
+    if (!PyArg_ParseTuple(args, "y*w*nnnnnnnnnnnnnnniii", &x, &out, &g.c, &g.h, &g.w, &g.kh, &g.kw, &g.sh, &g.sw,
+                          &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &c0, &c1, &flip, &pad, &parts))
         return NULL;
     if (bad_geometry(&g) || c0 < 0 || c1 > g.c || c1 < c0 || x.len < g.c * g.h * g.w ||
         out.len < g.c * g.kh * g.kw * g.oh * g.ow) {
@@ -135,8 +315,9 @@ static PyObject *im2col(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "im2col: buffers do not match the geometry");
         return NULL;
     }
+    Im2colCall call = {(const int8_t *)x.buf, (uint8_t *)out.buf, &g, c0, c1, (uint8_t)flip, (uint8_t)pad};
     Py_BEGIN_ALLOW_THREADS
-    im2col_loop((const int8_t *)x.buf, (uint8_t *)out.buf, &g, c0, c1, (uint8_t)flip, (uint8_t)pad);
+    run_parts(im2col_part, &call, parts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&x);
     PyBuffer_Release(&out);
@@ -180,15 +361,37 @@ static void requant_planes_loop(const int32_t *acc, const int32_t *bias, const d
         requant_run(acc + j * inner, out + j * inner, inner, mult[j], bias[j], o);
 }
 
-/* requant(acc, bias, mult, out, rows, n, mode, zp, lo, hi, offset)
+typedef struct {
+    const int32_t *acc, *bias;
+    const double *mult;
+    int8_t *out;
+    Py_ssize_t rows, n;
+    int mode;
+    Output o;
+} RequantCall;
+
+static void requant_part(void *arg, int part, int parts) {
+    const RequantCall *a = (const RequantCall *)arg;
+    Py_ssize_t start, end;
+    if (a->mode == 0) { /* a span of rows */
+        span_of(a->rows, part, parts, &start, &end);
+        requant_rows_loop(a->acc + start * a->n, a->bias, a->mult, a->out + start * a->n, end - start, a->n, a->o);
+    } else { /* a span of planes */
+        span_of(a->n, part, parts, &start, &end);
+        requant_planes_loop(a->acc + start * a->rows, a->bias + start, a->mult + start, a->out + start * a->rows,
+                            end - start, a->rows, a->o);
+    }
+}
+
+/* requant(acc, bias, mult, out, rows, n, mode, zp, lo, hi, offset, parts)
  * mode 0: acc (rows, n), channel = column; mode 1: acc (n, rows), channel = plane. */
 static PyObject *requant(PyObject *self, PyObject *args) {
     Py_buffer acc, bias, mult, out;
     Py_ssize_t rows, n;
-    int mode, offset;
+    int mode, offset, parts;
     Output o;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*nniddd" "i", &acc, &bias, &mult, &out, &rows, &n, &mode, &o.zp, &o.lo,
-                          &o.hi, &offset))
+    if (!PyArg_ParseTuple(args, "y*y*y*w*nniddd" "ii", &acc, &bias, &mult, &out, &rows, &n, &mode, &o.zp, &o.lo,
+                          &o.hi, &offset, &parts))
         return NULL;
     o.offset = offset;
     const Py_ssize_t total = rows * n;
@@ -198,14 +401,10 @@ static PyObject *requant(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "requant: buffers do not match the dimensions");
         return NULL;
     }
-    const int32_t *a = (const int32_t *)acc.buf, *b = (const int32_t *)bias.buf;
-    const double *m = (const double *)mult.buf;
-    int8_t *y = (int8_t *)out.buf;
+    RequantCall call = {(const int32_t *)acc.buf, (const int32_t *)bias.buf, (const double *)mult.buf,
+                        (int8_t *)out.buf, rows, n, mode, o};
     Py_BEGIN_ALLOW_THREADS
-    if (mode == 0)
-        requant_rows_loop(a, b, m, y, rows, n, o);
-    else
-        requant_planes_loop(a, b, m, y, n, rows, o);
+    run_parts(requant_part, &call, parts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&acc); PyBuffer_Release(&bias); PyBuffer_Release(&mult); PyBuffer_Release(&out);
     Py_RETURN_NONE;
@@ -397,54 +596,78 @@ static void free_scratch(Scratch *t) {
     PyMem_RawFree(t->row);
 }
 
+typedef struct {
+    const int8_t *x;
+    const int32_t *w, *bias;
+    const double *mult;
+    int8_t *out;
+    const Geometry *g;
+    int zero;
+    Output o;
+    Py_ssize_t c0, c1;
+    atomic_int failed; /* a part could not allocate its scratch */
+} DepthwiseCall;
+
+/* Channels of one part, with scratch of its own. */
+static void depthwise_part(void *arg, int part, int parts) {
+    DepthwiseCall *a = (DepthwiseCall *)arg;
+    const Geometry *g = a->g;
+    Py_ssize_t start, end;
+    span_of(a->c1 - a->c0, part, parts, &start, &end);
+    if (start >= end)
+        return;
+    /* a phase plane covers output rows 0..oh-1 shifted by up to (kh - 1) * dh / sh rows, and is
+     * as wide as output columns shifted by up to (kw - 1) * dw / sw; the last tap's long loop
+     * reads up to one row past the rows it uses, hence the slack */
+    Scratch t = {0, 0, 0, NULL, NULL, NULL, NULL};
+    t.width = g->ow + ((g->kw - 1) * g->dw) / g->sw;
+    t.rows = g->oh + ((g->kh - 1) * g->dh) / g->sh;
+    t.size = (t.rows + 1) * t.width;
+    t.phases = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->sh * g->sw * t.size));
+    t.acc = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->oh * t.width));
+    t.wide = PyMem_RawMalloc((size_t)(g->oh * t.width));
+    t.row = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->sw * t.width));
+    if (t.phases == NULL || t.acc == NULL || t.wide == NULL || t.row == NULL)
+        atomic_store(&a->failed, 1);
+    else /* bias, mult and out start at channel c0; the part's channels are c0 + [start, end) */
+        depthwise_loop(a->x, a->w, a->bias + start, a->mult + start, a->out + start * g->oh * g->ow, g, a->zero,
+                       a->o, a->c0 + start, a->c0 + end, &t);
+    free_scratch(&t);
+}
+
 /* depthwise(x, w, bias, mult, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, zero, c0, c1,
- *           zp, lo, hi, offset): channels [c0, c1) of one sample into out (c1 - c0, oh * ow) int8;
- * bias and mult hold the values of those channels. */
+ *           zp, lo, hi, offset, parts): channels [c0, c1) of one sample into out (c1 - c0, oh * ow)
+ * int8; bias and mult hold the values of those channels. */
 static PyObject *depthwise(PyObject *self, PyObject *args) {
     Py_buffer x, w, bias, mult, out;
     Geometry g;
     Py_ssize_t c0, c1;
-    int zero, offset;
+    int zero, offset, parts;
     Output o;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*nnnnnnnnnnnnninndddi", &x, &w, &bias, &mult, &out, &g.c, &g.h, &g.w,
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*nnnnnnnnnnnnninndddii", &x, &w, &bias, &mult, &out, &g.c, &g.h, &g.w,
                           &g.kh, &g.kw, &g.sh, &g.sw, &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &zero, &c0, &c1,
-                          &o.zp, &o.lo, &o.hi, &offset))
+                          &o.zp, &o.lo, &o.hi, &offset, &parts))
         return NULL;
     o.offset = offset;
     const Py_ssize_t n = c1 - c0;
-    Scratch t = {0, 0, 0, NULL, NULL, NULL, NULL};
     int bad = bad_geometry(&g) || c0 < 0 || c1 > g.c || n < 0 || zero < -128 || zero > 127 ||
               x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw * 4 || bias.len < n * 4 || mult.len < n * 8 ||
               out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024;
-    if (!bad) {
-        /* a phase plane covers output rows 0..oh-1 shifted by up to (kh - 1) * dh / sh rows, and is
-         * as wide as output columns shifted by up to (kw - 1) * dw / sw; the last tap's long loop
-         * reads up to one row past the rows it uses, hence the slack */
-        t.width = g.ow + ((g.kw - 1) * g.dw) / g.sw;
-        t.rows = g.oh + ((g.kh - 1) * g.dh) / g.sh;
-        t.size = (t.rows + 1) * t.width;
-        t.phases = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.sh * g.sw * t.size));
-        t.acc = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.oh * t.width));
-        t.wide = PyMem_RawMalloc((size_t)(g.oh * t.width));
-        t.row = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g.sw * t.width));
-    }
-    if (bad || t.phases == NULL || t.acc == NULL || t.wide == NULL || t.row == NULL) {
-        free_scratch(&t);
+    if (bad) {
         PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
         PyBuffer_Release(&out);
-        if (bad)
-            PyErr_SetString(PyExc_ValueError, "depthwise: buffers do not match the geometry");
-        else
-            PyErr_NoMemory();
+        PyErr_SetString(PyExc_ValueError, "depthwise: buffers do not match the geometry");
         return NULL;
     }
+    DepthwiseCall call = {(const int8_t *)x.buf, (const int32_t *)w.buf, (const int32_t *)bias.buf,
+                          (const double *)mult.buf, (int8_t *)out.buf, &g, zero, o, c0, c1, 0};
     Py_BEGIN_ALLOW_THREADS
-    depthwise_loop((const int8_t *)x.buf, (const int32_t *)w.buf, (const int32_t *)bias.buf,
-                   (const double *)mult.buf, (int8_t *)out.buf, &g, zero, o, c0, c1, &t);
+    run_parts(depthwise_part, &call, parts);
     Py_END_ALLOW_THREADS
-    free_scratch(&t);
     PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
     PyBuffer_Release(&out);
+    if (atomic_load(&call.failed))
+        return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -485,12 +708,34 @@ WIDE static void arith_loop(const int8_t *restrict a, const int8_t *restrict b, 
     }
 }
 
-/* arith(a, b, out, op, act, za, zb, sa, sb, so, act_lo, act_hi, lo, hi, zo) */
+/* Element-wise calls (arith, pair_lut, quantize) cut into spans of 64 values. */
+static void value_span(Py_ssize_t n, int part, int parts, Py_ssize_t *start, Py_ssize_t *end) {
+    span_of((n + 63) / 64, part, parts, start, end);
+    *start = *start * 64 < n ? *start * 64 : n;
+    *end = *end * 64 < n ? *end * 64 : n;
+}
+
+typedef struct {
+    const int8_t *a, *b;
+    int8_t *y;
+    Py_ssize_t n;
+    Arith p;
+} ArithCall;
+
+static void arith_part(void *arg, int part, int parts) {
+    const ArithCall *c = (const ArithCall *)arg;
+    Py_ssize_t start, end;
+    value_span(c->n, part, parts, &start, &end);
+    arith_loop(c->a + start, c->b + start, c->y + start, end - start, c->p);
+}
+
+/* arith(a, b, out, op, act, za, zb, sa, sb, so, act_lo, act_hi, lo, hi, zo, parts) */
 static PyObject *arith(PyObject *self, PyObject *args) {
     Py_buffer a, b, out;
     Arith p;
-    if (!PyArg_ParseTuple(args, "y*y*w*iiiifffffffi", &a, &b, &out, &p.op, &p.act, &p.za, &p.zb, &p.sa, &p.sb, &p.so,
-                          &p.act_lo, &p.act_hi, &p.lo, &p.hi, &p.zo))
+    int parts;
+    if (!PyArg_ParseTuple(args, "y*y*w*iiiifffffffii", &a, &b, &out, &p.op, &p.act, &p.za, &p.zb, &p.sa, &p.sb,
+                          &p.so, &p.act_lo, &p.act_hi, &p.lo, &p.hi, &p.zo, &parts))
         return NULL;
     const Py_ssize_t n = out.len;
     if (a.len != n || b.len != n || p.op < 0 || p.op > 2 || !(p.lo <= p.hi) || p.lo < -1024 || p.hi > 1024) {
@@ -498,8 +743,9 @@ static PyObject *arith(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "arith: operands differ in size or the parameters are out of range");
         return NULL;
     }
+    ArithCall call = {(const int8_t *)a.buf, (const int8_t *)b.buf, (int8_t *)out.buf, n, p};
     Py_BEGIN_ALLOW_THREADS
-    arith_loop((const int8_t *)a.buf, (const int8_t *)b.buf, (int8_t *)out.buf, n, p);
+    run_parts(arith_part, &call, parts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&a); PyBuffer_Release(&b); PyBuffer_Release(&out);
     Py_RETURN_NONE;
@@ -523,13 +769,29 @@ WIDE static void quantize_loop(const float *restrict x, int8_t *restrict y, Py_s
     }
 }
 
-/* quantize(x, out, scale, zp, lo, hi, offset) */
+typedef struct {
+    const float *x;
+    int8_t *y;
+    Py_ssize_t n;
+    float scale;
+    double zp, lo, hi;
+    int offset;
+} QuantizeCall;
+
+static void quantize_part(void *arg, int part, int parts) {
+    const QuantizeCall *a = (const QuantizeCall *)arg;
+    Py_ssize_t start, end;
+    value_span(a->n, part, parts, &start, &end);
+    quantize_loop(a->x + start, a->y + start, end - start, a->scale, a->zp, a->lo, a->hi, a->offset);
+}
+
+/* quantize(x, out, scale, zp, lo, hi, offset, parts) */
 static PyObject *quantize(PyObject *self, PyObject *args) {
     Py_buffer x, out;
     float scale;
     double zp, lo, hi;
-    int offset;
-    if (!PyArg_ParseTuple(args, "y*w*fdddi", &x, &out, &scale, &zp, &lo, &hi, &offset))
+    int offset, parts;
+    if (!PyArg_ParseTuple(args, "y*w*fdddii", &x, &out, &scale, &zp, &lo, &hi, &offset, &parts))
         return NULL;
     const Py_ssize_t n = out.len;
     if (x.len != n * 4 || !(scale > 0.0f) || !(lo <= hi) || lo < -1024 || hi > 1024) {
@@ -537,17 +799,35 @@ static PyObject *quantize(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "quantize: buffers differ in size or the parameters are out of range");
         return NULL;
     }
+    QuantizeCall call = {(const float *)x.buf, (int8_t *)out.buf, n, scale, zp, lo, hi, offset};
     Py_BEGIN_ALLOW_THREADS
-    quantize_loop((const float *)x.buf, (int8_t *)out.buf, n, scale, zp, lo, hi, offset);
+    run_parts(quantize_part, &call, parts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&x); PyBuffer_Release(&out);
     Py_RETURN_NONE;
 }
 
 /* --- two-input lookup tables ------------------------------------------------------------------ */
+typedef struct {
+    const uint8_t *a, *b;
+    const int8_t *table;
+    int8_t *y;
+    Py_ssize_t n;
+} LutCall;
+
+static void pair_lut_part(void *arg, int part, int parts) {
+    const LutCall *c = (const LutCall *)arg;
+    Py_ssize_t start, end;
+    value_span(c->n, part, parts, &start, &end);
+    for (Py_ssize_t i = start; i < end; i++)
+        c->y[i] = c->table[((unsigned)c->a[i] << 8) | c->b[i]];
+}
+
+/* pair_lut(a, b, lut, out, parts) */
 static PyObject *pair_lut(PyObject *self, PyObject *args) {
     Py_buffer a, b, lut, out;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*", &a, &b, &lut, &out))
+    int parts;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*i", &a, &b, &lut, &out, &parts))
         return NULL;
     const Py_ssize_t n = out.len;
     if (a.len != n || b.len != n || lut.len != 65536) {
@@ -555,18 +835,24 @@ static PyObject *pair_lut(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "pair_lut: operands differ in size or the table is not 65536 bytes");
         return NULL;
     }
-    const uint8_t *pa = (const uint8_t *)a.buf, *pb = (const uint8_t *)b.buf;
-    const int8_t *t = (const int8_t *)lut.buf;
-    int8_t *y = (int8_t *)out.buf;
+    LutCall call = {(const uint8_t *)a.buf, (const uint8_t *)b.buf, (const int8_t *)lut.buf, (int8_t *)out.buf, n};
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++)
-        y[i] = t[((unsigned)pa[i] << 8) | pb[i]];
+    run_parts(pair_lut_part, &call, parts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&a); PyBuffer_Release(&b); PyBuffer_Release(&lut); PyBuffer_Release(&out);
     Py_RETURN_NONE;
 }
 
+static PyObject *set_spin(PyObject *self, PyObject *args) {
+    long ns;
+    if (!PyArg_ParseTuple(args, "l", &ns))
+        return NULL;
+    spin_ns = ns;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"set_spin", set_spin, METH_VARARGS, "How long idle workers poll before they sleep (ns)."},
     {"im2col", im2col, METH_VARARGS, "Patch rows of stored int8 activations, as uint8 (stored + 128)."},
     {"requant", requant, METH_VARARGS, "Requantize int32 accumulators to stored int8."},
     {"depthwise", depthwise, METH_VARARGS, "A depthwise convolution: exact int32 sums, requantized."},
@@ -581,9 +867,14 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native lo
 
 /* Raised whenever a function's arguments change, so that a stale build left in place by a failed
  * rebuild is refused by native.py instead of being called with the wrong arguments. */
-#define NATIVE_ABI 4
+#define NATIVE_ABI 5
 
 PyMODINIT_FUNC PyInit__native(void) {
+    static int registered;
+    if (!registered) {
+        pthread_atfork(NULL, NULL, after_fork_in_child);
+        registered = 1;
+    }
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "ABI", NATIVE_ABI) < 0) {
         Py_DECREF(m);

@@ -182,18 +182,14 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
     if depthwise:
         geometry = native.Geometry(c, h, w, kh, kw, (sh, sw), ctx.attrs["dilations"], (pt, pl), oh, ow)
         taps = np.ascontiguousarray(declared_weight(ctx, w_name).reshape(o, kh * kw), np.int32)
-        # a depthwise tap costs about 16 times a multiply-add of a matrix product (measured): the
-        # threshold of parallel.ways is in the latter
-        work = n * o * pixels * kh * kw * 16
-        requants = {span: requant.part(*span) for ways in {1, parallel.cores()} for span in parallel.spans(o, ways)}
+        work = o * pixels * kh * kw  # of one sample
 
         def run_depthwise(args):
             x = args[0]
             out = np.empty((n, o, pixels), np.int8)
-            parts = parallel.spans(o, parallel.ways(work))
-            parallel.run_all([(lambda s=s, c0=c0, c1=c1: native.depthwise(x[s], taps, geometry, zero, requants[c0, c1],
-                                                                          c0, c1, out[s, c0:c1]))
-                              for s in range(n) for c0, c1 in parts])
+            parts = parallel.native_parts(work)
+            for s in range(n):
+                native.depthwise(x[s], taps, geometry, zero, requant, 0, o, out[s], parts)
             return [out.reshape(n, o, oh, ow)]
 
         return run_depthwise
@@ -207,8 +203,7 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
     geometry = native.Geometry(cg, h, w, kh, kw, (sh, sw), ctx.attrs["dilations"], (pt, pl), oh, ow)
     direct = kh == kw == 1 and sh == sw == 1 and (pt, pl, pb, pr) == (0, 0, 0, 0)
     # One product per group, which onnxruntime splits over the cores when nothing else is running
-    # (PlanarGemm). Its requantization runs on this thread: handing half of it to a helper costs
-    # more than it saves (measured on ResNet-50 and MobileNet-v2).
+    # (PlanarGemm); its requantization is cut over the native loops' own threads.
     blocks = [(g * og, (g + 1) * og) for g in range(group)]
     requants = [requant.part(a, b) for a, b in blocks]
     # Weights times patches gives the (channels, pixels) layout of the output directly.
@@ -224,20 +219,20 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
         if direct:
             return integer.to_uint8(x).reshape(group, cg, pixels)
         out = np.empty((group, patch, pixels), np.int8 if signed else np.uint8)
-        parts = parallel.spans(cg, parallel.ways(group * patch * pixels * 8))
-        parallel.run_all([(lambda g=g, c0=c0, c1=c1: native.im2col(x[g * cg:(g + 1) * cg], geometry, out[g], c0, c1,
-                                                                    not signed, pad))
-                          for g in range(group) for c0, c1 in parts])
+        parts = parallel.native_parts(patch * pixels)
+        for g in range(group):
+            native.im2col(x[g * cg:(g + 1) * cg], geometry, out[g], 0, cg, not signed, pad, parts)
         return out
 
     def run(args):
         x = args[0]
         out = np.empty((n, o, pixels), np.int8)
         threads = parallel.ways(pixels * o * patch)
+        parts = parallel.native_parts(og * pixels)
         for s in range(n):
             cols = patches(x[s])
             for i, (a, b) in enumerate(blocks):
-                requants[i].planes(gemms[i](cols[i], threads), out[s, a:b])
+                requants[i].planes(gemms[i](cols[i], threads), out[s, a:b], parts)
         return [out.reshape(n, o, oh, ow)]
 
     return run

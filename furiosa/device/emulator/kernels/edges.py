@@ -11,14 +11,15 @@ import numpy as np
 
 from furiosa.common.qmath import dequantize, quantize
 
-from . import KernelContext, Run, integer, kernel, native
+from . import KernelContext, Run, integer, kernel, native, parallel
 
 
 @kernel("quantize")
 def prepare_quantize(ctx: KernelContext) -> Run:
     qp = ctx.qp(ctx.op.outputs[0])
     if not qp.per_channel and integer.backend() == "native":
-        return lambda args: [native.quantize(args[0], qp)]  # the same values in one pass
+        # the same values in one pass
+        return lambda args: [native.quantize(args[0], qp, parallel.native_parts(args[0].size))]
     return lambda args: [quantize(args[0], qp)]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from furiosa.common.qmath import multiplier
 
-from . import KernelContext, Run, integer, kernel
+from . import KernelContext, Run, integer, kernel, parallel
 from .conv import bias_total, declared_weight, finish, native_requant, stored_zero_point, weight_abs_sums
 from .exact import ExactMatmul
 
@@ -34,7 +34,7 @@ def prepare_gemm(ctx: KernelContext) -> Run:
 
         def run_native(args):
             acc = gemm(integer.to_uint8(args[0].reshape(rows, k)))
-            return [requant.rows(acc).reshape(out_shape)]
+            return [requant.rows(acc, parts=parallel.native_parts(acc.size)).reshape(out_shape)]
 
         return run_native
     # The other backends work on the declared weights (int64: exact in every sum below).

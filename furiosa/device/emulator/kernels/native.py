@@ -11,7 +11,7 @@ import numpy as np
 
 import logging
 
-ABI = 4  # must equal NATIVE_ABI in _native.c
+ABI = 5  # must equal NATIVE_ABI in _native.c
 
 try:
     from . import _native
@@ -53,17 +53,19 @@ class Geometry:
         return self.oh * self.ow
 
 
-def im2col(x: np.ndarray, g: Geometry, out: np.ndarray, c0: int, c1: int, flip: bool, pad: int) -> None:
+def im2col(x: np.ndarray, g: Geometry, out: np.ndarray, c0: int, c1: int, flip: bool, pad: int,
+           parts: int = 1) -> None:
     """Rows of channels ``c0:c1`` of one sample's patch matrix (C * kh * kw, oh * ow) into ``out``.
 
     Row ``(c * kh + ky) * kw + kx`` holds the stored int8 input seen through tap (ky, kx) of
     channel c, each byte XORed with 0x80 when ``flip`` (uint8 = stored + 128), ``pad`` where
-    the tap falls outside the input.
+    the tap falls outside the input. ``parts`` > 1 cuts the channels over that many threads
+    (see :func:`furiosa.device.emulator.kernels.parallel.native_parts`); results do not change.
     """
     if not (out.flags.c_contiguous and out.dtype.itemsize == 1):
         raise ValueError("im2col: the output must be a C-contiguous array of bytes")
     _native.im2col(_contiguous(x, np.int8), out, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl,
-                   g.oh, g.ow, c0, c1, 0x80 if flip else 0, pad & 0xFF)
+                   g.oh, g.ow, c0, c1, 0x80 if flip else 0, pad & 0xFF, parts)
 
 
 class Requant:
@@ -95,22 +97,22 @@ class Requant:
         self.zero_point, self.lo, self.hi, self.offset = float(zero_point), float(lo), float(hi), int(offset)
         self.channels = channels
 
-    def rows(self, acc: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``acc`` (rows, channels) to int8 of the same layout."""
+    def rows(self, acc: np.ndarray, out: np.ndarray | None = None, parts: int = 1) -> np.ndarray:
+        """``acc`` (rows, channels) to int8 of the same layout (rows cut into ``parts``)."""
         acc = _contiguous(acc, np.int32)
         out = np.empty(acc.shape, np.int8) if out is None else out
         _native.requant(acc, self.bias, self.mult, out, acc.shape[0], self.channels, 0,
-                        self.zero_point, self.lo, self.hi, self.offset)
+                        self.zero_point, self.lo, self.hi, self.offset, parts)
         return out
 
-    def planes(self, acc: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``acc`` (channels, pixels) to int8 of the same layout."""
+    def planes(self, acc: np.ndarray, out: np.ndarray | None = None, parts: int = 1) -> np.ndarray:
+        """``acc`` (channels, pixels) to int8 of the same layout (channels cut into ``parts``)."""
         acc = _contiguous(acc, np.int32)
         out = np.empty(acc.shape, np.int8) if out is None else out
         if not (out.flags.c_contiguous and out.dtype == np.int8):
             raise ValueError("requant: the output must be a C-contiguous int8 array")
         _native.requant(acc, self.bias, self.mult, out, acc.shape[1], self.channels, 1,
-                        self.zero_point, self.lo, self.hi, self.offset)
+                        self.zero_point, self.lo, self.hi, self.offset, parts)
         return out
 
     def part(self, start: int, end: int) -> "Requant":
@@ -123,33 +125,35 @@ class Requant:
 
 
 def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, requant: "Requant", c0: int, c1: int,
-              out: np.ndarray) -> None:
+              out: np.ndarray, parts: int = 1) -> None:
     """Channels ``c0:c1`` of one sample's depthwise convolution, requantized, into ``out`` (c1 - c0, oh * ow).
 
     ``taps`` (C, kh * kw) int32 holds the declared weights minus their zero point, ``zero`` the
     input's stored zero point; the exact sums of ``(x - zero) * taps`` are requantized by
-    ``requant`` (whose channels are ``c0:c1``).
+    ``requant`` (whose channels are ``c0:c1``); ``parts`` cuts the channels over threads.
     """
     if not (out.flags.c_contiguous and out.dtype == np.int8):
         raise ValueError("depthwise: the output must be a C-contiguous int8 array")
     _native.depthwise(_contiguous(x, np.int8), taps, requant.bias, requant.mult, out, g.c, g.h, g.w, g.kh, g.kw,
                       g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, zero, c0, c1,
-                      requant.zero_point, requant.lo, requant.hi, requant.offset)
+                      requant.zero_point, requant.lo, requant.hi, requant.offset, parts)
 
 
-def quantize(x: np.ndarray, qp) -> np.ndarray:
-    """:func:`furiosa.common.qmath.quantize` of float32 values with one scale (per-tensor ``qp``)."""
+def quantize(x: np.ndarray, qp, parts: int = 1) -> np.ndarray:
+    """:func:`furiosa.common.qmath.quantize` of float32 values with one scale (per-tensor ``qp``),
+    cut over ``parts`` threads."""
     out = np.empty(x.shape, np.int8)
     lo, hi = qp.limits
     _native.quantize(_contiguous(x, np.float32), out, float(np.float32(qp.scale[0])), float(qp.zero_point[0]),
-                     float(lo), float(hi), int(qp.offset))
+                     float(lo), float(hi), int(qp.offset), parts)
     return out
 
 
-def pair_lut(a: np.ndarray, b: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def pair_lut(a: np.ndarray, b: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None,
+             parts: int = 1) -> np.ndarray:
     """``lut[(a_bits << 8) | b_bits]`` for two stored int8 arrays of the same shape."""
     out = np.empty(a.shape, np.int8) if out is None else out
-    _native.pair_lut(_contiguous(a, np.int8), _contiguous(b, np.int8), lut, out)
+    _native.pair_lut(_contiguous(a, np.int8), _contiguous(b, np.int8), lut, out, parts)
     return out
 
 
@@ -185,9 +189,9 @@ class Arithmetic:
                       qp_a.scale[0], qp_b.scale[0], qp_out.scale[0], bounds[0], bounds[1],
                       float(lo - zp_out), float(hi - zp_out), zp_out - qp_out.offset)
 
-    def __call__(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, parts: int = 1) -> np.ndarray:
         out = np.empty(a.shape, np.int8) if out is None else out
-        _native.arith(_contiguous(a, np.int8), _contiguous(b, np.int8), out, *self._args)
+        _native.arith(_contiguous(a, np.int8), _contiguous(b, np.int8), out, *self._args, parts)
         return out
 
     def matches(self, table: np.ndarray) -> bool:

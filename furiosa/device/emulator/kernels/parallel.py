@@ -22,6 +22,10 @@ from furiosa.common import settings
 
 THRESHOLD = 1 << 18
 WORK_THRESHOLD = 1 << 23  # multiply-adds below which one thread is as fast as several (measured: ResNet-50, MobileNet-v2)
+# Values (requantized outputs, depthwise taps, quantized inputs) below which a native loop runs
+# whole: its own spinning threads take a part within microseconds (measured: a 75,000-value
+# requantization takes half the time cut in two: 17 -> 9 us; below ~30,000 values, or on a few channels, the cut costs what it saves).
+NATIVE_THRESHOLD = 1 << 15
 _lock = threading.Lock()
 _in_flight = 0
 _workers = 0  # FURIOSA_EMU_THREADS, read on first use (see _setup)
@@ -127,6 +131,13 @@ def cores() -> int:
 def ways(work: int) -> int:
     """How many parts to split ``work`` (multiply-adds or elements) into: 1 when small or busy."""
     if work < WORK_THRESHOLD or _in_flight > 1:
+        return 1
+    return cores()
+
+
+def native_parts(values: int) -> int:
+    """How many parts a native loop over ``values`` values is cut into: 1 when small or busy."""
+    if values < NATIVE_THRESHOLD or _in_flight > 1:
         return 1
     return cores()
 

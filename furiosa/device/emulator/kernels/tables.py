@@ -37,19 +37,16 @@ def prepare_binary(ctx: KernelContext) -> Run:
         return with_constants(ctx, lambda x, y: [apply_pair_table(x, y, lut)])
     compute = _arithmetic(ctx, lut)
 
-    def part(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-        if compute is not None:
-            compute(x, y, out)
-        else:
-            native.pair_lut(x, y, lut, out)
-
     def apply(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
         if x.shape != y.shape:  # broadcasting: the numpy definition
             return [apply_pair_table(x, y, lut)]
         x, y = np.ascontiguousarray(x).reshape(-1), np.ascontiguousarray(y).reshape(-1)
         out = np.empty(x.shape, np.int8)
-        parallel.run_all([(lambda i=i, j=j: part(x[i:j], y[i:j], out[i:j]))
-                          for i, j in parallel.spans(x.size, parallel.ways(x.size * 4))])
+        parts = parallel.native_parts(x.size)
+        if compute is not None:
+            compute(x, y, out, parts)
+        else:
+            native.pair_lut(x, y, lut, out, parts)
         return [out.reshape(shape)]
 
     shape = ctx.spec(ctx.op.outputs[0]).shape
