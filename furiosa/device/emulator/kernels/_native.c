@@ -753,19 +753,22 @@ static PyObject *arith(PyObject *self, PyObject *args) {
 
 /* --- quantize ----------------------------------------------------------------------------------- */
 /* float32 -> stored int8 with one scale (furiosa.common.qmath.quantize): s = x / scale in float32,
- * rounded half to even in float32 (NaN to 0), then r = double(s) + zp clamped to [lo, hi], minus
- * the storage offset. The float32 rounding trick is exact for |s| < 2**22; larger values (and
- * infinities) stay far beyond any bound, so they clamp as numpy's rint would. */
-WIDE static void quantize_loop(const float *restrict x, int8_t *restrict y, Py_ssize_t n, float scale, double zp,
-                               double lo, double hi, int offset) {
+ * rounded half to even in float32 (NaN to 0), then s + zp clamped to [lo, hi], minus the storage
+ * offset. The float32 rounding trick is exact for |s| < 2**22, and so is s + zp for the integers
+ * it gives (zp, lo and hi are integers of at most 1024); larger values (and infinities) stay far
+ * beyond any bound, so they clamp as numpy's rint and float64 sum would. (All in float32: with
+ * the sum and clamps in float64, as the definition writes them, the compiler left the loop
+ * scalar.) */
+WIDE static void quantize_loop(const float *restrict x, int8_t *restrict y, Py_ssize_t n, float scale, float zp,
+                               float lo, float hi, int offset) {
     for (Py_ssize_t i = 0; i < n; i++) {
         float s = x[i] / scale;
         s = s != s ? 0.0f : s;
         s = (s + ROUND_MAGIC_F) - ROUND_MAGIC_F;
-        double r = (double)s + zp;
-        r = r < lo ? lo : r;
-        r = r > hi ? hi : r;
-        y[i] = (int8_t)((int)r - offset);
+        s = s + zp;
+        s = s < lo ? lo : s;
+        s = s > hi ? hi : s;
+        y[i] = (int8_t)((int)s - offset);
     }
 }
 
@@ -782,7 +785,8 @@ static void quantize_part(void *arg, int part, int parts) {
     const QuantizeCall *a = (const QuantizeCall *)arg;
     Py_ssize_t start, end;
     value_span(a->n, part, parts, &start, &end);
-    quantize_loop(a->x + start, a->y + start, end - start, a->scale, a->zp, a->lo, a->hi, a->offset);
+    quantize_loop(a->x + start, a->y + start, end - start, a->scale, (float)a->zp, (float)a->lo, (float)a->hi,
+                  a->offset);
 }
 
 /* quantize(x, out, scale, zp, lo, hi, offset, parts) */
@@ -794,7 +798,8 @@ static PyObject *quantize(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*w*fdddii", &x, &out, &scale, &zp, &lo, &hi, &offset, &parts))
         return NULL;
     const Py_ssize_t n = out.len;
-    if (x.len != n * 4 || !(scale > 0.0f) || !(lo <= hi) || lo < -1024 || hi > 1024) {
+    if (x.len != n * 4 || !(scale > 0.0f) || !(lo <= hi) || lo < -1024 || hi > 1024 || lo != (int)lo ||
+        hi != (int)hi || !(zp >= -1024 && zp <= 1024) || zp != (int)zp) {
         PyBuffer_Release(&x); PyBuffer_Release(&out);
         PyErr_SetString(PyExc_ValueError, "quantize: buffers differ in size or the parameters are out of range");
         return NULL;

@@ -21,7 +21,10 @@ import numpy as np
 from furiosa.common import settings
 
 THRESHOLD = 1 << 18
-WORK_THRESHOLD = 1 << 23  # multiply-adds below which one thread is as fast as several (measured: ResNet-50, MobileNet-v2)
+# Multiply-adds below which a matrix product runs on one thread: onnxruntime's pool thread
+# sleeps between products and takes tens of microseconds to wake (measured on MobileNet-v2:
+# 2**21 is about 5 % faster than 2**23 and as fast as 2**20).
+WORK_THRESHOLD = 1 << 21
 # Values (requantized outputs, depthwise taps, quantized inputs) below which a native loop runs
 # whole: its own spinning threads take a part within microseconds (measured: a 75,000-value
 # requantization takes half the time cut in two: 17 -> 9 us; below ~30,000 values, or on a few channels, the cut costs what it saves).

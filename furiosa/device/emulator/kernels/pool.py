@@ -90,11 +90,15 @@ def prepare_avgpool(ctx: KernelContext) -> Run:
     kh, kw = ctx.attrs["kernel"]
     dtype = np.float32 if kh * kw * 255 <= 2**24 else np.float64
     whole = (kh, kw) == (h, w) and (oh, ow) == (1, 1) and not (pt or pl or pb or pr)
+    sum_type = np.int32 if h * w * 256 < 2**31 else np.int64  # |stored| <= 128 and |zero| <= 255
 
     def run(args):
+        if whole:  # global pooling: one exact integer sum per channel, the zero point's share taken once
+            stored = args[0]
+            sums = np.add.reduce(stored.reshape(stored.shape[0], stored.shape[1], -1), axis=2, dtype=sum_type)
+            sums = sums - zero * h * w
+            return [requantize(sums.reshape(stored.shape[0], stored.shape[1], 1, 1), mult, qp_out)]
         x = args[0].astype(dtype) - dtype(zero)
-        if whole:  # global pooling: one exact sum per channel
-            return [requantize(x.sum(axis=(2, 3), keepdims=True), mult, qp_out)]
         if pt or pl or pb or pr:
             x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
         total = None
