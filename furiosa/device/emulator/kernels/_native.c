@@ -422,13 +422,23 @@ static PyObject *requant(PyObject *self, PyObject *args) {
 typedef struct {
     Py_ssize_t rows, width, size; /* of one phase plane; size includes the slack read past its end */
     int32_t *phases, *acc;
-    int32_t *row; /* one padded input row, sw * width values */
-    int8_t *wide; /* requantized rows before they are packed */
+    int32_t *row;  /* one padded input row, sw * width values */
+    int32_t *flat; /* the channel's input minus its zero point, h * w values */
+    int8_t *wide;  /* requantized rows before they are packed */
 } Scratch;
 
-WIDE static void fill_rows(const int8_t *src, const Geometry *g, int zero, Scratch *t) {
-    /* unit column stride: one memset of each plane, then the data of each row in place (fastest
-     * on small planes, where per-row loops would cost more than they move) */
+/* The channel's input minus its zero point, converted in one long loop; rows are then copied
+ * into place. Converting row by row leaves the tail of each row to scalar code, which costs most
+ * on rows of a few vectors; rows shorter than one vector are faster converted in place (a copy
+ * per row costs more than they hold), and so are long rows (one pass less). */
+#define FLAT_MIN 16
+#define FLAT_MAX 64
+WIDE static void convert_plane(const int8_t *restrict src, Py_ssize_t count, int zero, int32_t *restrict flat) {
+    for (Py_ssize_t i = 0; i < count; i++) flat[i] = (int32_t)src[i] - zero;
+}
+
+WIDE static void fill_rows_direct(const int8_t *src, const Geometry *g, int zero, Scratch *t) {
+    /* unit column stride: one memset of each plane, then the data of each row in place */
     const Py_ssize_t sh = g->sh, width = t->width;
     const Py_ssize_t j0 = g->pl < width ? g->pl : width;
     const Py_ssize_t j1 = g->pl + g->w < width ? g->pl + g->w : width;
@@ -445,13 +455,44 @@ WIDE static void fill_rows(const int8_t *src, const Geometry *g, int zero, Scrat
     }
 }
 
+static void fill_rows(const int32_t *flat, const Geometry *g, Scratch *t) {
+    /* unit column stride: each row of a phase plane is zeros where the padding is and a copy of
+     * an input row elsewhere */
+    const Py_ssize_t sh = g->sh, width = t->width;
+    const Py_ssize_t j0 = g->pl < width ? g->pl : width;
+    const Py_ssize_t j1 = g->pl + g->w < width ? g->pl + g->w : width;
+    for (Py_ssize_t rr = 0; rr < sh; rr++) {
+        int32_t *phase = t->phases + rr * t->size;
+        for (Py_ssize_t r = 0; r < t->rows; r++) {
+            const Py_ssize_t iy = r * sh + rr - g->pt;
+            int32_t *dst = phase + r * width;
+            if (iy < 0 || iy >= g->h || j0 >= j1) {
+                memset(dst, 0, sizeof(int32_t) * (size_t)width);
+                continue;
+            }
+            memset(dst, 0, sizeof(int32_t) * (size_t)j0);
+            memcpy(dst + j0, flat + iy * g->w + (j0 - g->pl), sizeof(int32_t) * (size_t)(j1 - j0));
+            memset(dst + j1, 0, sizeof(int32_t) * (size_t)(width - j1));
+        }
+        /* the slack past the plane, read (and dropped) by the last tap's long loop */
+        memset(phase + t->rows * width, 0, sizeof(int32_t) * (size_t)(t->size - t->rows * width));
+    }
+}
+
 /* Column strides: one padded input row minus the zero point (zeros where the padding is) into
  * `row`, as wide as the phase planes' columns need; then each column phase takes every sw-th
  * value of it. Both loops run over contiguous memory (the split in two is a vectorizable
  * deinterleave), where reading every sw-th input byte straight into a phase would not vectorize. */
 WIDE static void fill_phases(const int8_t *src, const Geometry *g, int zero, Scratch *t) {
+    const int use_flat = g->w >= FLAT_MIN && g->w <= FLAT_MAX;
+    const int32_t *flat = t->flat;
+    if (use_flat)
+        convert_plane(src, g->h * g->w, zero, t->flat);
     if (g->sw == 1) {
-        fill_rows(src, g, zero, t);
+        if (use_flat)
+            fill_rows(flat, g, t);
+        else
+            fill_rows_direct(src, g, zero, t);
         return;
     }
     const Py_ssize_t sh = g->sh, sw = g->sw, width = t->width, span = width * sw;
@@ -467,10 +508,17 @@ WIDE static void fill_phases(const int8_t *src, const Geometry *g, int zero, Scr
                 for (Py_ssize_t rc = 0; rc < sw; rc++) memset(d0 + rc * t->size, 0, sizeof(int32_t) * (size_t)width);
                 continue;
             }
-            const int8_t *restrict line = src + iy * g->w;
-            for (Py_ssize_t j = 0; j < a; j++) row[j] = 0;
-            for (Py_ssize_t j = a; j < b; j++) row[j] = (int32_t)line[j - g->pl] - zero;
-            for (Py_ssize_t j = b; j < span; j++) row[j] = 0;
+            if (use_flat) {
+                memset(row, 0, sizeof(int32_t) * (size_t)a);
+                if (a < b)
+                    memcpy(row + a, flat + iy * g->w + (a - g->pl), sizeof(int32_t) * (size_t)(b - a));
+                memset(row + b, 0, sizeof(int32_t) * (size_t)(span - b));
+            } else {
+                const int8_t *restrict line = src + iy * g->w;
+                for (Py_ssize_t j = 0; j < a; j++) row[j] = 0;
+                for (Py_ssize_t j = a; j < b; j++) row[j] = (int32_t)line[j - g->pl] - zero;
+                for (Py_ssize_t j = b; j < span; j++) row[j] = 0;
+            }
             if (sw == 2) {
                 int32_t *restrict d1 = d0 + t->size;
                 for (Py_ssize_t j = 0; j < width; j++) {
@@ -594,6 +642,7 @@ static void free_scratch(Scratch *t) {
     PyMem_RawFree(t->acc);
     PyMem_RawFree(t->wide);
     PyMem_RawFree(t->row);
+    PyMem_RawFree(t->flat);
 }
 
 typedef struct {
@@ -619,7 +668,7 @@ static void depthwise_part(void *arg, int part, int parts) {
     /* a phase plane covers output rows 0..oh-1 shifted by up to (kh - 1) * dh / sh rows, and is
      * as wide as output columns shifted by up to (kw - 1) * dw / sw; the last tap's long loop
      * reads up to one row past the rows it uses, hence the slack */
-    Scratch t = {0, 0, 0, NULL, NULL, NULL, NULL};
+    Scratch t = {0, 0, 0, NULL, NULL, NULL, NULL, NULL};
     t.width = g->ow + ((g->kw - 1) * g->dw) / g->sw;
     t.rows = g->oh + ((g->kh - 1) * g->dh) / g->sh;
     t.size = (t.rows + 1) * t.width;
@@ -627,7 +676,8 @@ static void depthwise_part(void *arg, int part, int parts) {
     t.acc = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->oh * t.width));
     t.wide = PyMem_RawMalloc((size_t)(g->oh * t.width));
     t.row = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->sw * t.width));
-    if (t.phases == NULL || t.acc == NULL || t.wide == NULL || t.row == NULL)
+    t.flat = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->h * g->w));
+    if (t.phases == NULL || t.acc == NULL || t.wide == NULL || t.row == NULL || t.flat == NULL)
         atomic_store(&a->failed, 1);
     else /* bias, mult and out start at channel c0; the part's channels are c0 + [start, end) */
         depthwise_loop(a->x, a->w, a->bias + start, a->mult + start, a->out + start * g->oh * g->ow, g, a->zero,
