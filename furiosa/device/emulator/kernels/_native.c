@@ -419,6 +419,13 @@ static PyObject *requant(PyObject *self, PyObject *args) {
  * accumulator as wide as a phase row, every tap is one long loop over oh * width values (the
  * columns beyond ow are computed and dropped). The exact int32 sums are then requantized
  * straight to int8. With unit strides the single phase plane is the padded input. */
+/* Loops over a plane run to a whole number of the widest vectors (16 int32), into scratch with
+ * room for it: the values past the plane's end are computed from zeros or from other rows, and
+ * dropped. The loops' scalar tails would otherwise cost as much as their vector part on small
+ * planes (a 14 x 14 plane is 13 vectors and 14 scalar steps). */
+#define VECTOR 16
+static inline Py_ssize_t whole_vectors(Py_ssize_t count) { return (count + VECTOR - 1) / VECTOR * VECTOR; }
+
 typedef struct {
     Py_ssize_t rows, width, size; /* of one phase plane; size includes the slack read past its end */
     int32_t *phases, *acc;
@@ -451,6 +458,25 @@ WIDE static void fill_rows_direct(const int8_t *src, const Geometry *g, int zero
             const int8_t *restrict line = src + iy * g->w;
             int32_t *restrict dst = phase + r * width;
             for (Py_ssize_t j = j0; j < j1; j++) dst[j] = (int32_t)line[j - g->pl] - zero;
+        }
+    }
+}
+
+/* Unit column stride, input rows of at most one vector with their left padding: the plane
+ * converted in one pass, then each row moved as one whole vector; what the move writes past the
+ * row (the padding, the next row's start) is set to zero again before the next row is moved. */
+WIDE static void fill_rows_short(const int8_t *src, const Geometry *g, int zero, Scratch *t) {
+    convert_plane(src, g->h * g->w, zero, t->flat);
+    const Py_ssize_t sh = g->sh, width = t->width, w = g->w;
+    for (Py_ssize_t rr = 0; rr < sh; rr++) {
+        int32_t *phase = t->phases + rr * t->size;
+        memset(phase, 0, sizeof(int32_t) * (size_t)t->size);
+        for (Py_ssize_t r = 0; r < t->rows; r++) {
+            const Py_ssize_t iy = r * sh + rr - g->pt;
+            if (iy < 0 || iy >= g->h) continue;
+            int32_t *dst = phase + r * width + g->pl;
+            memcpy(dst, t->flat + iy * w, sizeof(int32_t) * VECTOR);
+            for (Py_ssize_t k = w; k < VECTOR; k++) dst[k] = 0;
         }
     }
 }
@@ -491,6 +517,8 @@ WIDE static void fill_phases(const int8_t *src, const Geometry *g, int zero, Scr
     if (g->sw == 1) {
         if (use_flat)
             fill_rows(flat, g, t);
+        else if (g->w <= VECTOR && g->pl + g->w <= t->width)
+            fill_rows_short(src, g, zero, t);
         else
             fill_rows_direct(src, g, zero, t);
         return;
@@ -576,7 +604,7 @@ WIDE static void add_taps9(const int32_t *wc, const Geometry *g, Scratch *t) {
     taps9_sources(g, t, p);
     TAPS9_LOCALS(p, wc);
     int32_t *restrict acc = t->acc;
-    const Py_ssize_t span = g->oh * t->width;
+    const Py_ssize_t span = whole_vectors(g->oh * t->width);
     for (Py_ssize_t i = 0; i < span; i++)
         acc[i] = TAPS9_SUM(i);
 }
@@ -593,7 +621,7 @@ WIDE static void taps9_requant(const int32_t *wc, const Geometry *g, Scratch *t,
     const int offset = o.offset;
     const Py_ssize_t width = t->width, oh = g->oh, ow = g->ow;
     int8_t *restrict dst = width == ow ? y : t->wide;
-    const Py_ssize_t span = (oh - 1) * width + ow;
+    const Py_ssize_t span = width == ow ? oh * ow : whole_vectors((oh - 1) * width + ow);
     for (Py_ssize_t i = 0; i < span; i++) {
         const int32_t a = TAPS9_SUM(i); /* a + b cannot overflow: |acc| + |bias| < 2**31 is checked when prepared */
         dst[i] = requant_one((double)(a + b), m, zp, lo, hi, offset);
@@ -613,7 +641,7 @@ static void requant_plane(const int32_t *acc, Py_ssize_t stride, int8_t *y, int8
         requant_run(acc, y, oh * ow, m, b, o);
         return;
     }
-    requant_run(acc, wide, (oh - 1) * stride + ow, m, b, o);
+    requant_run(acc, wide, whole_vectors((oh - 1) * stride + ow), m, b, o);
     for (Py_ssize_t oy = 0; oy < oh; oy++)
         memcpy(y + oy * ow, wide + oy * stride, (size_t)ow);
 }
@@ -667,16 +695,17 @@ static void depthwise_part(void *arg, int part, int parts) {
         return;
     /* a phase plane covers output rows 0..oh-1 shifted by up to (kh - 1) * dh / sh rows, and is
      * as wide as output columns shifted by up to (kw - 1) * dw / sw; the last tap's long loop
-     * reads up to one row past the rows it uses, hence the slack */
+     * reads up to one row and one vector past the rows it uses, hence the slack */
     Scratch t = {0, 0, 0, NULL, NULL, NULL, NULL, NULL};
     t.width = g->ow + ((g->kw - 1) * g->dw) / g->sw;
     t.rows = g->oh + ((g->kh - 1) * g->dh) / g->sh;
-    t.size = (t.rows + 1) * t.width;
+    t.size = (t.rows + 1) * t.width + VECTOR;
     t.phases = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->sh * g->sw * t.size));
-    t.acc = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->oh * t.width));
-    t.wide = PyMem_RawMalloc((size_t)(g->oh * t.width));
+    const Py_ssize_t span = whole_vectors(g->oh * t.width);
+    t.acc = PyMem_RawCalloc((size_t)span, sizeof(int32_t)); /* add_taps leaves the tail at zero */
+    t.wide = PyMem_RawMalloc((size_t)span);
     t.row = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->sw * t.width));
-    t.flat = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(g->h * g->w));
+    t.flat = PyMem_RawCalloc((size_t)(g->h * g->w + VECTOR), sizeof(int32_t)); /* + the last row's move */
     if (t.phases == NULL || t.acc == NULL || t.wide == NULL || t.row == NULL || t.flat == NULL)
         atomic_store(&a->failed, 1);
     else /* bias, mult and out start at channel c0; the part's channels are c0 + [start, end) */
