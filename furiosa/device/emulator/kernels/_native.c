@@ -219,6 +219,64 @@ static void span_of(Py_ssize_t total, int part, int parts, Py_ssize_t *start, Py
     *end = *start + step < total ? *start + step : total;
 }
 
+/* The same in float32, twice as many values per vector: r = float(t) * m + zp with each step
+ * rounded to float32, clamped, rounded half to even by the 1.5 * 2**23 trick (exact for |r| <=
+ * 1024), the integer read from the low mantissa bits. It is used only for channels where
+ * requant_f32_exact has proven it equal to requant_one on every accumulator the channel can
+ * hold. */
+static const float ROUND_MAGIC_32 = 12582912.0f; /* 1.5 * 2**23 */
+
+static inline int8_t requant_one_f32(int32_t t, float m, float zp, float lo, float hi, int offset) {
+    float r = (float)t * m;
+    r += zp;
+    r = r < lo ? lo : r;
+    r = r > hi ? hi : r;
+    r += ROUND_MAGIC_32;
+    int32_t bits;
+    memcpy(&bits, &r, sizeof bits);
+    return (int8_t)((bits & 0x7fffff) - 0x400000 - offset);
+}
+
+/* Whether requant_one_f32 gives what requant_one gives for every integer t in [-bound, bound].
+ *
+ * With v = t * m + zp (exact), both results are v clamped to [lo, hi], then rounded: values below
+ * lo give lo and values above hi give hi either way, so the only boundaries where the result
+ * changes are the half-integers h in [lo + 1/2, hi - 1/2]. Each form computes v with an error:
+ * float32 rounds the product (|p| = |v - zp|) and the sum (|v|) to 24 bits, so near h its error
+ * is below 2**-24 * (|h - zp| + |h| + 1); float64's is 2**29 times smaller. Where v is farther
+ * than twice that from h, both lie on the same side of h; where v is far from every boundary
+ * (also beyond 2048, where float32's error stays relative), both give the same integer. So only
+ * the integers t with |t * m + zp - h| within that distance can differ: none or one per h for
+ * ordinary multipliers, all computed both ways here. Accumulators of 2**24 or more (not exact in
+ * float32) and windows of more than 64 candidates (a tiny m) are left to float64. */
+static int requant_f32_exact(double m, double zp, double lo, double hi, int offset, int64_t bound) {
+    if (bound >= (1 << 24) || !(m >= 0.0) || zp < -1024 || zp > 1024 || (double)(float)m != m)
+        return 0;
+    const float mf = (float)m, zf = (float)zp, lof = (float)lo, hif = (float)hi;
+    if (m == 0.0)
+        return requant_one(0.0, m, zp, lo, hi, offset) == requant_one_f32(0, mf, zf, lof, hif, offset);
+    const double inv = 1.0 / m; /* candidates are found within a margin: a rounded reciprocal is enough */
+    for (double h = lo + 0.5; h <= hi - 0.5; h += 1.0) {
+        const double delta = (fabs(h - zp) + fabs(h) + 1.0) / 8388608.0; /* 2**-23 * (...) */
+        const double centre = (h - zp) * inv, half = delta * inv;
+        if (half > 32)
+            return 0;
+        const double c0 = centre - half, c1 = centre + half;
+        if (c1 < -(double)bound || c0 > (double)bound)
+            continue;
+        int64_t t0 = (int64_t)c0, t1 = (int64_t)c1; /* truncated, then to floor(c0) and ceil(c1) */
+        t0 -= (double)t0 > c0;
+        t1 += (double)t1 < c1;
+        t0 = t0 < -bound ? -bound : t0;
+        t1 = t1 > bound ? bound : t1;
+        for (int64_t t = t0; t <= t1; t++)
+            if (requant_one((double)t, m, zp, lo, hi, offset) !=
+                requant_one_f32((int32_t)t, mf, zf, lof, hif, offset))
+                return 0;
+    }
+    return 1;
+}
+
 /* --- im2col ----------------------------------------------------------------------------- */
 typedef struct {
     Py_ssize_t c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
@@ -328,18 +386,48 @@ static PyObject *im2col(PyObject *self, PyObject *args) {
 typedef struct {
     double zp, lo, hi;
     int offset;
+    const uint8_t *f32; /* per channel (of the call): 1 where the float32 form is proven exact */
 } Output;
 
 /* acc (rows, n) row-major -> out (rows, n): channel = column. */
 /* The loops below take their bounds and parameters as locals and restrict-qualified pointers, so
  * that the compiler knows the int8 stores alias nothing it reads and vectorizes them. */
-WIDE static void requant_run(const int32_t *restrict a, int8_t *restrict y, Py_ssize_t count, double m, int32_t b,
-                             Output o) {
+WIDE static void requant_run_f64(const int32_t *restrict a, int8_t *restrict y, Py_ssize_t count, double m,
+                                 int32_t b, Output o) {
     /* a[i] + b cannot overflow: the kernels check |acc| + |bias| < 2**31 when they are prepared */
     const double zp = o.zp, lo = o.lo, hi = o.hi;
     const int offset = o.offset;
     for (Py_ssize_t i = 0; i < count; i++)
         y[i] = requant_one((double)(a[i] + b), m, zp, lo, hi, offset);
+}
+
+WIDE static void requant_run_f32(const int32_t *restrict a, int8_t *restrict y, Py_ssize_t count, float m,
+                                 int32_t b, Output o) {
+    const float zp = (float)o.zp, lo = (float)o.lo, hi = (float)o.hi;
+    const int offset = o.offset;
+    for (Py_ssize_t i = 0; i < count; i++)
+        y[i] = requant_one_f32(a[i] + b, m, zp, lo, hi, offset);
+}
+
+/* One channel's run of values: in float32 where that is proven exact for the channel (`exact`). */
+static void requant_run(const int32_t *a, int8_t *y, Py_ssize_t count, double m, int32_t b, Output o, int exact) {
+    if (exact)
+        requant_run_f32(a, y, count, (float)m, b, o);
+    else
+        requant_run_f64(a, y, count, m, b, o);
+}
+
+WIDE static void requant_rows_f32(const int32_t *restrict acc, const int32_t *restrict bias,
+                                  const float *restrict mult, int8_t *restrict out, Py_ssize_t rows, Py_ssize_t n,
+                                  Output o) {
+    const float zp = (float)o.zp, lo = (float)o.lo, hi = (float)o.hi;
+    const int offset = o.offset;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        const int32_t *restrict a = acc + r * n;
+        int8_t *restrict y = out + r * n;
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = requant_one_f32(a[j] + bias[j], mult[j], zp, lo, hi, offset);
+    }
 }
 
 WIDE static void requant_rows_loop(const int32_t *restrict acc, const int32_t *restrict bias,
@@ -358,56 +446,116 @@ WIDE static void requant_rows_loop(const int32_t *restrict acc, const int32_t *r
 static void requant_planes_loop(const int32_t *acc, const int32_t *bias, const double *mult, int8_t *out,
                                 Py_ssize_t n, Py_ssize_t inner, Output o) {
     for (Py_ssize_t j = 0; j < n; j++)
-        requant_run(acc + j * inner, out + j * inner, inner, mult[j], bias[j], o);
+        requant_run(acc + j * inner, out + j * inner, inner, mult[j], bias[j], o, o.f32[j]);
 }
 
 typedef struct {
     const int32_t *acc, *bias;
     const double *mult;
+    const float *mult32;
     int8_t *out;
     Py_ssize_t rows, n;
-    int mode;
+    int mode, all_f32;
     Output o;
 } RequantCall;
 
 static void requant_part(void *arg, int part, int parts) {
     const RequantCall *a = (const RequantCall *)arg;
     Py_ssize_t start, end;
-    if (a->mode == 0) { /* a span of rows */
+    if (a->mode == 0) { /* a span of rows: float32 if every channel (column) allows it */
         span_of(a->rows, part, parts, &start, &end);
-        requant_rows_loop(a->acc + start * a->n, a->bias, a->mult, a->out + start * a->n, end - start, a->n, a->o);
+        if (a->all_f32)
+            requant_rows_f32(a->acc + start * a->n, a->bias, a->mult32, a->out + start * a->n, end - start, a->n,
+                             a->o);
+        else
+            requant_rows_loop(a->acc + start * a->n, a->bias, a->mult, a->out + start * a->n, end - start, a->n,
+                              a->o);
     } else { /* a span of planes */
         span_of(a->n, part, parts, &start, &end);
+        Output o = a->o;
+        o.f32 += start;
         requant_planes_loop(a->acc + start * a->rows, a->bias + start, a->mult + start, a->out + start * a->rows,
-                            end - start, a->rows, a->o);
+                            end - start, a->rows, o);
     }
 }
 
-/* requant(acc, bias, mult, out, rows, n, mode, zp, lo, hi, offset, parts)
- * mode 0: acc (rows, n), channel = column; mode 1: acc (n, rows), channel = plane. */
+/* requant(acc, bias, mult, mult32, exact, out, rows, n, mode, zp, lo, hi, offset, parts)
+ * mode 0: acc (rows, n), channel = column; mode 1: acc (n, rows), channel = plane. mult32 holds
+ * the multipliers as float32, exact one byte per channel: 1 where requant_f32_exact holds. */
 static PyObject *requant(PyObject *self, PyObject *args) {
-    Py_buffer acc, bias, mult, out;
+    Py_buffer acc, bias, mult, mult32, exact, out;
     Py_ssize_t rows, n;
     int mode, offset, parts;
     Output o;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*nniddd" "ii", &acc, &bias, &mult, &out, &rows, &n, &mode, &o.zp, &o.lo,
-                          &o.hi, &offset, &parts))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nniddd" "ii", &acc, &bias, &mult, &mult32, &exact, &out, &rows, &n,
+                          &mode, &o.zp, &o.lo, &o.hi, &offset, &parts))
         return NULL;
     o.offset = offset;
+    o.f32 = (const uint8_t *)exact.buf;
     const Py_ssize_t total = rows * n;
     if (rows < 0 || n <= 0 || mode < 0 || mode > 1 || acc.len < total * 4 || bias.len < n * 4 ||
-        mult.len < n * 8 || out.len < total || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024) {
-        PyBuffer_Release(&acc); PyBuffer_Release(&bias); PyBuffer_Release(&mult); PyBuffer_Release(&out);
+        mult.len < n * 8 || mult32.len < n * 4 || exact.len < n || out.len < total || !(o.lo <= o.hi) ||
+        o.lo < -1024 || o.hi > 1024) {
+        PyBuffer_Release(&acc); PyBuffer_Release(&bias); PyBuffer_Release(&mult); PyBuffer_Release(&mult32);
+        PyBuffer_Release(&exact); PyBuffer_Release(&out);
         PyErr_SetString(PyExc_ValueError, "requant: buffers do not match the dimensions");
         return NULL;
     }
+    int all_f32 = 1;
+    for (Py_ssize_t j = 0; j < n; j++)
+        all_f32 &= o.f32[j] != 0;
     RequantCall call = {(const int32_t *)acc.buf, (const int32_t *)bias.buf, (const double *)mult.buf,
-                        (int8_t *)out.buf, rows, n, mode, o};
+                        (const float *)mult32.buf, (int8_t *)out.buf, rows, n, mode, all_f32, o};
     Py_BEGIN_ALLOW_THREADS
     run_parts(requant_part, &call, parts);
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&acc); PyBuffer_Release(&bias); PyBuffer_Release(&mult); PyBuffer_Release(&out);
+    PyBuffer_Release(&acc); PyBuffer_Release(&bias); PyBuffer_Release(&mult); PyBuffer_Release(&mult32);
+    PyBuffer_Release(&exact); PyBuffer_Release(&out);
     Py_RETURN_NONE;
+}
+
+typedef struct {
+    const double *m;
+    char *flags;
+    Py_ssize_t n;
+    double zp, lo, hi;
+    int offset;
+    int64_t bound;
+} ExactCall;
+
+static void requant_exact_part(void *arg, int part, int parts) {
+    const ExactCall *a = (const ExactCall *)arg;
+    Py_ssize_t start, end;
+    span_of(a->n, part, parts, &start, &end);
+    for (Py_ssize_t j = start; j < end; j++)
+        a->flags[j] = (char)requant_f32_exact(a->m[j], a->zp, a->lo, a->hi, a->offset, a->bound);
+}
+
+/* requant_exact(mult, zp, lo, hi, offset, bound, parts) -> bytes: per channel, 1 where
+ * requant_f32_exact holds */
+static PyObject *requant_exact(PyObject *self, PyObject *args) {
+    Py_buffer mult;
+    double zp, lo, hi;
+    int offset, parts;
+    long long bound;
+    if (!PyArg_ParseTuple(args, "y*dddiLi", &mult, &zp, &lo, &hi, &offset, &bound, &parts))
+        return NULL;
+    const Py_ssize_t n = mult.len / 8;
+    PyObject *flags = PyBytes_FromStringAndSize(NULL, n);
+    if (flags == NULL || !(lo <= hi) || lo < -1024 || hi > 1024 || bound < 0) {
+        PyBuffer_Release(&mult);
+        if (flags != NULL) {
+            Py_DECREF(flags);
+            PyErr_SetString(PyExc_ValueError, "requant_exact: parameters out of range");
+        }
+        return NULL;
+    }
+    ExactCall call = {(const double *)mult.buf, PyBytes_AS_STRING(flags), n, zp, lo, hi, offset, (int64_t)bound};
+    Py_BEGIN_ALLOW_THREADS
+    run_parts(requant_exact_part, &call, parts);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&mult);
+    return flags;
 }
 
 /* --- depthwise convolution ------------------------------------------------------------------ */
@@ -613,19 +761,23 @@ WIDE static void add_taps9(const int32_t *wc, const Geometry *g, Scratch *t) {
  * planes the longer vector loop leaves more to its scalar remainder than it saves); rows of ow values
  * `width` apart go to `wide` (the columns beyond ow computed and dropped), then to y. */
 WIDE static void taps9_requant(const int32_t *wc, const Geometry *g, Scratch *t, int8_t *y, double m, int32_t b,
-                               Output o) {
+                               Output o, int exact) {
     const int32_t *p[9];
     taps9_sources(g, t, p);
     TAPS9_LOCALS(p, wc);
     const double zp = o.zp, lo = o.lo, hi = o.hi;
+    const float mf = (float)m, zpf = (float)o.zp, lof = (float)o.lo, hif = (float)o.hi;
     const int offset = o.offset;
     const Py_ssize_t width = t->width, oh = g->oh, ow = g->ow;
     int8_t *restrict dst = width == ow ? y : t->wide;
     const Py_ssize_t span = width == ow ? oh * ow : whole_vectors((oh - 1) * width + ow);
-    for (Py_ssize_t i = 0; i < span; i++) {
-        const int32_t a = TAPS9_SUM(i); /* a + b cannot overflow: |acc| + |bias| < 2**31 is checked when prepared */
-        dst[i] = requant_one((double)(a + b), m, zp, lo, hi, offset);
-    }
+    /* a + b cannot overflow: |acc| + |bias| < 2**31 is checked when prepared */
+    if (exact)
+        for (Py_ssize_t i = 0; i < span; i++)
+            dst[i] = requant_one_f32(TAPS9_SUM(i) + b, mf, zpf, lof, hif, offset);
+    else
+        for (Py_ssize_t i = 0; i < span; i++)
+            dst[i] = requant_one((double)(TAPS9_SUM(i) + b), m, zp, lo, hi, offset);
     if (width != ow)
         for (Py_ssize_t oy = 0; oy < oh; oy++)
             memcpy(y + oy * ow, t->wide + oy * width, (size_t)ow);
@@ -635,13 +787,13 @@ WIDE static void taps9_requant(const int32_t *wc, const Geometry *g, Scratch *t,
  * into `wide` (the columns beyond ow are computed and dropped), then copied row by row, so that
  * the vector loop is not cut into short rows. */
 static void requant_plane(const int32_t *acc, Py_ssize_t stride, int8_t *y, int8_t *wide, const Geometry *g,
-                          double m, int32_t b, Output o) {
+                          double m, int32_t b, Output o, int exact) {
     const Py_ssize_t oh = g->oh, ow = g->ow;
     if (stride == ow) {
-        requant_run(acc, y, oh * ow, m, b, o);
+        requant_run(acc, y, oh * ow, m, b, o, exact);
         return;
     }
-    requant_run(acc, wide, whole_vectors((oh - 1) * stride + ow), m, b, o);
+    requant_run(acc, wide, whole_vectors((oh - 1) * stride + ow), m, b, o, exact);
     for (Py_ssize_t oy = 0; oy < oh; oy++)
         memcpy(y + oy * ow, wide + oy * stride, (size_t)ow);
 }
@@ -650,17 +802,18 @@ static void requant_plane(const int32_t *acc, Py_ssize_t stride, int8_t *y, int8
 
 static void depthwise_loop(const int8_t *x, const int32_t *w, const int32_t *bias, const double *mult, int8_t *out,
                            const Geometry *g, int zero, Output o, Py_ssize_t c0, Py_ssize_t c1, Scratch *t) {
+    /* o.f32, like bias and mult, starts at channel c0 */
     for (Py_ssize_t ch = c0; ch < c1; ch++) {
         int8_t *y = out + (ch - c0) * g->oh * g->ow;
         fill_phases(x + ch * g->h * g->w, g, zero, t);
         if (g->kh == 3 && g->kw == 3 && g->oh * t->width >= FUSED_SPAN) {
-            taps9_requant(w + ch * 9, g, t, y, mult[ch - c0], bias[ch - c0], o);
+            taps9_requant(w + ch * 9, g, t, y, mult[ch - c0], bias[ch - c0], o, o.f32[ch - c0]);
         } else {
             if (g->kh == 3 && g->kw == 3)
                 add_taps9(w + ch * 9, g, t);
             else
                 add_taps(w + ch * g->kh * g->kw, g, t);
-            requant_plane(t->acc, t->width, y, t->wide, g, mult[ch - c0], bias[ch - c0], o);
+            requant_plane(t->acc, t->width, y, t->wide, g, mult[ch - c0], bias[ch - c0], o, o.f32[ch - c0]);
         }
     }
 }
@@ -708,33 +861,37 @@ static void depthwise_part(void *arg, int part, int parts) {
     t.flat = PyMem_RawCalloc((size_t)(g->h * g->w + VECTOR), sizeof(int32_t)); /* + the last row's move */
     if (t.phases == NULL || t.acc == NULL || t.wide == NULL || t.row == NULL || t.flat == NULL)
         atomic_store(&a->failed, 1);
-    else /* bias, mult and out start at channel c0; the part's channels are c0 + [start, end) */
+    else { /* bias, mult, the exact flags and out start at channel c0; the part's are c0 + [start, end) */
+        Output o = a->o;
+        o.f32 += start;
         depthwise_loop(a->x, a->w, a->bias + start, a->mult + start, a->out + start * g->oh * g->ow, g, a->zero,
-                       a->o, a->c0 + start, a->c0 + end, &t);
+                       o, a->c0 + start, a->c0 + end, &t);
+    }
     free_scratch(&t);
 }
 
-/* depthwise(x, w, bias, mult, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, zero, c0, c1,
+/* depthwise(x, w, bias, mult, exact, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, zero, c0, c1,
  *           zp, lo, hi, offset, parts): channels [c0, c1) of one sample into out (c1 - c0, oh * ow)
  * int8; bias and mult hold the values of those channels. */
 static PyObject *depthwise(PyObject *self, PyObject *args) {
-    Py_buffer x, w, bias, mult, out;
+    Py_buffer x, w, bias, mult, exact, out;
     Geometry g;
     Py_ssize_t c0, c1;
     int zero, offset, parts;
     Output o;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*nnnnnnnnnnnnninndddii", &x, &w, &bias, &mult, &out, &g.c, &g.h, &g.w,
-                          &g.kh, &g.kw, &g.sh, &g.sw, &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &zero, &c0, &c1,
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnnnnnnnnnnninndddii", &x, &w, &bias, &mult, &exact, &out, &g.c,
+                          &g.h, &g.w, &g.kh, &g.kw, &g.sh, &g.sw, &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &zero, &c0, &c1,
                           &o.zp, &o.lo, &o.hi, &offset, &parts))
         return NULL;
     o.offset = offset;
+    o.f32 = (const uint8_t *)exact.buf;
     const Py_ssize_t n = c1 - c0;
     int bad = bad_geometry(&g) || c0 < 0 || c1 > g.c || n < 0 || zero < -128 || zero > 127 ||
               x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw * 4 || bias.len < n * 4 || mult.len < n * 8 ||
-              out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024;
+              exact.len < n || out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024;
     if (bad) {
         PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
-        PyBuffer_Release(&out);
+        PyBuffer_Release(&exact); PyBuffer_Release(&out);
         PyErr_SetString(PyExc_ValueError, "depthwise: buffers do not match the geometry");
         return NULL;
     }
@@ -744,7 +901,7 @@ static PyObject *depthwise(PyObject *self, PyObject *args) {
     run_parts(depthwise_part, &call, parts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
-    PyBuffer_Release(&out);
+    PyBuffer_Release(&exact); PyBuffer_Release(&out);
     if (atomic_load(&call.failed))
         return PyErr_NoMemory();
     Py_RETURN_NONE;
@@ -939,6 +1096,7 @@ static PyMethodDef methods[] = {
     {"set_spin", set_spin, METH_VARARGS, "How long idle workers poll before they sleep (ns)."},
     {"im2col", im2col, METH_VARARGS, "Patch rows of stored int8 activations, as uint8 (stored + 128)."},
     {"requant", requant, METH_VARARGS, "Requantize int32 accumulators to stored int8."},
+    {"requant_exact", requant_exact, METH_VARARGS, "Channels whose requantization float32 computes exactly."},
     {"depthwise", depthwise, METH_VARARGS, "A depthwise convolution: exact int32 sums, requantized."},
     {"pair_lut", pair_lut, METH_VARARGS, "Apply a 65536-entry table to two int8 operands."},
     {"quantize", quantize, METH_VARARGS, "Quantize float32 values to stored int8 with one scale."},
@@ -951,7 +1109,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native lo
 
 /* Raised whenever a function's arguments change, so that a stale build left in place by a failed
  * rebuild is refused by native.py instead of being called with the wrong arguments. */
-#define NATIVE_ABI 5
+#define NATIVE_ABI 6
 
 PyMODINIT_FUNC PyInit__native(void) {
     static int registered;

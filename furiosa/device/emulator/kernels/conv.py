@@ -153,12 +153,13 @@ def prepare_conv(ctx: KernelContext) -> Run:
     return run
 
 
-def native_requant(ctx: KernelContext, bias: np.ndarray, mult: np.ndarray) -> native.Requant:
-    """The native requantization of this operator's output (per-tensor output parameters)."""
+def native_requant(ctx: KernelContext, bias: np.ndarray, mult: np.ndarray, bound: int) -> native.Requant:
+    """The native requantization of this operator's output (per-tensor output parameters);
+    ``bound`` bounds ``|acc + bias|`` (see :class:`.native.Requant`)."""
     qp = ctx.qp(ctx.op.outputs[0])
     clamp = ctx.attrs.get("clamp")
     return native.Requant(bias, mult, qp.zero_point[0], qp.limits, qp.offset,
-                          None if clamp is None else (int(clamp[0]), int(clamp[1])))
+                          None if clamp is None else (int(clamp[0]), int(clamp[1])), bound, parallel.cores())
 
 
 def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: bool) -> Run | None:
@@ -176,7 +177,7 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
     bound = int(weight_abs_sums(ctx, w_name).max(initial=0)) * 255 + int(np.abs(bias).max(initial=0))
     if bound >= 2**31:
         return None
-    requant = native_requant(ctx, bias.astype(np.int32), np.broadcast_to(mult.reshape(-1), (o,)))
+    requant = native_requant(ctx, bias.astype(np.int32), np.broadcast_to(mult.reshape(-1), (o,)), bound)
     pixels = oh * ow
 
     if depthwise:

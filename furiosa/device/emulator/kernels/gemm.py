@@ -30,7 +30,8 @@ def prepare_gemm(ctx: KernelContext) -> Run:
     if integer.backend() == "native" and bound < 2**31 and not ctx.qp(ctx.op.outputs[0]).per_channel:
         gemm = integer.Gemm(np.ascontiguousarray(ctx.const(w_name).T), weight_qp.zero_point_array(1) - weight_qp.offset,
                             zero + 128)
-        requant = native_requant(ctx, bias.astype(np.int32), np.broadcast_to(mult.reshape(-1), (out_features,)))
+        requant = native_requant(ctx, bias.astype(np.int32), np.broadcast_to(mult.reshape(-1), (out_features,)),
+                                 bound)
 
         def run_native(args):
             acc = gemm(integer.to_uint8(args[0].reshape(rows, k)))

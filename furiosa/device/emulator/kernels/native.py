@@ -11,7 +11,7 @@ import numpy as np
 
 import logging
 
-ABI = 5  # must equal NATIVE_ABI in _native.c
+ABI = 6  # must equal NATIVE_ABI in _native.c
 
 try:
     from . import _native
@@ -75,10 +75,16 @@ class Requant:
     are the declared output type's bounds, narrowed by a fused activation's stored bounds
     ``clamp``; ``zero_point`` and ``offset`` are the output's declared zero point and storage
     offset (see :func:`furiosa.common.qmath.requantize`).
+
+    ``bound``, when given, bounds ``|acc + bias|`` for every accumulator the kernel can produce:
+    channels for which the native loops prove the float32 form of the expression equal to the
+    float64 one on every such value (``_native.c``, ``requant_f32_exact``) are then computed in
+    float32, twice as many values per vector (:attr:`exact` says which); ``parts`` cuts that proof
+    over threads.
     """
 
     def __init__(self, bias: np.ndarray, mult: np.ndarray, zero_point: int, limits: tuple[int, int], offset: int,
-                 clamp: tuple[int, int] | None = None) -> None:
+                 clamp: tuple[int, int] | None = None, bound: int | None = None, parts: int = 1) -> None:
         channels = max(np.size(bias), np.size(mult))
         self.bias = _contiguous(np.broadcast_to(np.asarray(bias, np.int32).reshape(-1), (channels,)), np.int32)
         self.mult = _contiguous(np.broadcast_to(np.asarray(mult, np.float32).reshape(-1).astype(np.float64),
@@ -96,12 +102,18 @@ class Requant:
                 lo, hi = max(lo, c_lo), min(hi, c_hi)
         self.zero_point, self.lo, self.hi, self.offset = float(zero_point), float(lo), float(hi), int(offset)
         self.channels = channels
+        self.mult32 = self.mult.astype(np.float32)
+        if bound is None:
+            self.exact = np.zeros(channels, np.uint8)
+        else:
+            self.exact = np.frombuffer(_native.requant_exact(self.mult, self.zero_point, self.lo, self.hi,
+                                                             self.offset, int(bound), parts), np.uint8).copy()
 
     def rows(self, acc: np.ndarray, out: np.ndarray | None = None, parts: int = 1) -> np.ndarray:
         """``acc`` (rows, channels) to int8 of the same layout (rows cut into ``parts``)."""
         acc = _contiguous(acc, np.int32)
         out = np.empty(acc.shape, np.int8) if out is None else out
-        _native.requant(acc, self.bias, self.mult, out, acc.shape[0], self.channels, 0,
+        _native.requant(acc, self.bias, self.mult, self.mult32, self.exact, out, acc.shape[0], self.channels, 0,
                         self.zero_point, self.lo, self.hi, self.offset, parts)
         return out
 
@@ -111,7 +123,7 @@ class Requant:
         out = np.empty(acc.shape, np.int8) if out is None else out
         if not (out.flags.c_contiguous and out.dtype == np.int8):
             raise ValueError("requant: the output must be a C-contiguous int8 array")
-        _native.requant(acc, self.bias, self.mult, out, acc.shape[1], self.channels, 1,
+        _native.requant(acc, self.bias, self.mult, self.mult32, self.exact, out, acc.shape[1], self.channels, 1,
                         self.zero_point, self.lo, self.hi, self.offset, parts)
         return out
 
@@ -120,6 +132,7 @@ class Requant:
         part = object.__new__(Requant)
         part.__dict__.update(self.__dict__)
         part.bias, part.mult = self.bias[start:end].copy(), self.mult[start:end].copy()
+        part.mult32, part.exact = self.mult32[start:end].copy(), self.exact[start:end].copy()
         part.channels = end - start
         return part
 
@@ -134,8 +147,8 @@ def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, requant: 
     """
     if not (out.flags.c_contiguous and out.dtype == np.int8):
         raise ValueError("depthwise: the output must be a C-contiguous int8 array")
-    _native.depthwise(_contiguous(x, np.int8), taps, requant.bias, requant.mult, out, g.c, g.h, g.w, g.kh, g.kw,
-                      g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, zero, c0, c1,
+    _native.depthwise(_contiguous(x, np.int8), taps, requant.bias, requant.mult, requant.exact, out, g.c, g.h, g.w,
+                      g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, zero, c0, c1,
                       requant.zero_point, requant.lo, requant.hi, requant.offset, parts)
 
 
