@@ -300,39 +300,43 @@ static void strided_copy(uint8_t *restrict dst, const uint8_t *restrict src, Py_
     for (Py_ssize_t i = 0; i < count; i++) dst[i] = src[i * stride] ^ flip;
 }
 
-/* Rows (c, ky, kx) of channels [c0, c1) of the patch matrix (C * kh * kw, oh * ow): each row is
- * the input plane seen through one tap, bytes XORed with `flip`, `pad` where the tap falls
- * outside the input. */
-static void im2col_loop(const int8_t *x, uint8_t *out, const Geometry *g, Py_ssize_t c0, Py_ssize_t c1,
+/* Stride 2, the common case, with the stride known to the compiler: a vectorized deinterleave
+ * (a runtime stride leaves the loop scalar). */
+WIDE static void stride2_copy(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t count, uint8_t flip) {
+    for (Py_ssize_t i = 0; i < count; i++) dst[i] = src[2 * i] ^ flip;
+}
+
+/* Rows [r0, r1) of the patch matrix (C * kh * kw, oh * ow), row (c * kh + ky) * kw + kx being
+ * the input plane of channel c seen through tap (ky, kx), bytes XORed with `flip`, `pad` where
+ * the tap falls outside the input. */
+static void im2col_loop(const int8_t *x, uint8_t *out, const Geometry *g, Py_ssize_t r0, Py_ssize_t r1,
                         uint8_t flip, uint8_t pad) {
     const Py_ssize_t pixels = g->oh * g->ow;
-    for (Py_ssize_t ch = c0; ch < c1; ch++) {
+    for (Py_ssize_t r = r0; r < r1; r++) {
+        const Py_ssize_t ch = r / (g->kh * g->kw), ky = (r / g->kw) % g->kh, kx = r % g->kw;
         const uint8_t *plane = (const uint8_t *)x + ch * g->h * g->w;
-        for (Py_ssize_t ky = 0; ky < g->kh; ky++) {
-            for (Py_ssize_t kx = 0; kx < g->kw; kx++) {
-                uint8_t *row = out + ((ch * g->kh + ky) * g->kw + kx) * pixels;
-                const Py_ssize_t shift = kx * g->dw - g->pl;
-                Py_ssize_t first, last;
-                inside(g, shift, &first, &last);
-                for (Py_ssize_t oy = 0; oy < g->oh; oy++) {
-                    uint8_t *seg = row + oy * g->ow;
-                    const Py_ssize_t iy = oy * g->sh + ky * g->dh - g->pt;
-                    if (iy < 0 || iy >= g->h || first >= last) {
-                        memset(seg, pad, (size_t)g->ow);
-                        continue;
-                    }
-                    const uint8_t *line = plane + iy * g->w;
-                    memset(seg, pad, (size_t)first);
-                    if (g->sw == 1 && flip == 0) {
-                        memcpy(seg + first, line + shift + first, (size_t)(last - first));
-                    } else if (g->sw == 1) {
-                        flip_copy(seg + first, line + shift + first, last - first, flip);
-                    } else {
-                        strided_copy(seg + first, line + first * g->sw + shift, last - first, g->sw, flip);
-                    }
-                    memset(seg + last, pad, (size_t)(g->ow - last));
-                }
+        uint8_t *row = out + r * pixels;
+        const Py_ssize_t shift = kx * g->dw - g->pl;
+        Py_ssize_t first, last;
+        inside(g, shift, &first, &last);
+        for (Py_ssize_t oy = 0; oy < g->oh; oy++) {
+            uint8_t *seg = row + oy * g->ow;
+            const Py_ssize_t iy = oy * g->sh + ky * g->dh - g->pt;
+            if (iy < 0 || iy >= g->h || first >= last) {
+                memset(seg, pad, (size_t)g->ow);
+                continue;
             }
+            const uint8_t *line = plane + iy * g->w;
+            memset(seg, pad, (size_t)first);
+            if (g->sw == 1 && flip == 0)
+                memcpy(seg + first, line + shift + first, (size_t)(last - first));
+            else if (g->sw == 1)
+                flip_copy(seg + first, line + shift + first, last - first, flip);
+            else if (g->sw == 2)
+                stride2_copy(seg + first, line + first * 2 + shift, last - first, flip);
+            else
+                strided_copy(seg + first, line + first * g->sw + shift, last - first, g->sw, flip);
+            memset(seg + last, pad, (size_t)(g->ow - last));
         }
     }
 }
@@ -352,9 +356,10 @@ typedef struct {
 
 static void im2col_part(void *arg, int part, int parts) {
     const Im2colCall *a = (const Im2colCall *)arg;
-    Py_ssize_t start, end;
-    span_of(a->c1 - a->c0, part, parts, &start, &end);
-    im2col_loop(a->x, a->out, a->g, a->c0 + start, a->c0 + end, a->flip, a->pad);
+    const Py_ssize_t taps = a->g->kh * a->g->kw;
+    Py_ssize_t start, end; /* cut by rows, so that a few channels still make even parts */
+    span_of((a->c1 - a->c0) * taps, part, parts, &start, &end);
+    im2col_loop(a->x, a->out, a->g, a->c0 * taps + start, a->c0 * taps + end, a->flip, a->pad);
 }
 
 /* im2col(x, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, c0, c1, flip, pad, parts) */
