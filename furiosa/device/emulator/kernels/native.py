@@ -59,8 +59,8 @@ def im2col(x: np.ndarray, g: Geometry, out: np.ndarray, c0: int, c1: int, flip: 
 
     Row ``(c * kh + ky) * kw + kx`` holds the stored int8 input seen through tap (ky, kx) of
     channel c, each byte XORed with 0x80 when ``flip`` (uint8 = stored + 128), ``pad`` where
-    the tap falls outside the input. ``parts`` > 1 cuts the channels over that many threads
-    (see :func:`furiosa.device.emulator.kernels.parallel.native_parts`); results do not change.
+    the tap falls outside the input. ``parts`` > 1 cuts the rows over that many threads (see
+    :func:`furiosa.device.emulator.kernels.parallel.native_parts`); results do not change.
     """
     if not (out.flags.c_contiguous and out.dtype.itemsize == 1):
         raise ValueError("im2col: the output must be a C-contiguous array of bytes")
