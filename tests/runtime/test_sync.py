@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -241,3 +242,27 @@ def test_environment_chooses_the_device(cnn_bytes, monkeypatch):
     monkeypatch.setenv("FURIOSA_DEVICES", "bogus")
     with pytest.raises(FuriosaRuntimeError, match="invalid device configuration: bogus"):
         sync.create_runner(cnn_bytes)
+
+
+@pytest.mark.parametrize("nodes", [0, 1, 2])
+def test_outputs_never_share_the_callers_input_memory(nodes):
+    """A model that passes its input through (as its own output, or through Identity nodes that
+    onnxruntime may forward) still returns arrays of its own: changing the input afterwards must
+    not change an output already returned."""
+    from onnx import TensorProto, helper
+
+    names = ["x"] + [f"t{i}" for i in range(nodes)]
+    graph = helper.make_graph([helper.make_node("Identity", [a], [b]) for a, b in zip(names, names[1:])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_tensor_value_info(names[-1], TensorProto.FLOAT, [2, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a float model: the compiler says it runs on the host
+        runner = sync.create_runner(model.SerializeToString())
+    with runner:
+        x = np.arange(6, dtype=np.float32).reshape(2, 3)
+        out = runner.run(x)[0]
+        assert not np.may_share_memory(out, x)
+        x[:] = -1
+        np.testing.assert_array_equal(out, np.arange(6, dtype=np.float32).reshape(2, 3))

@@ -209,6 +209,11 @@ class Executor:
                 results = single.run(inputs)
             except Exception as error:
                 raise _failure(single.op, error) from error
+            if len(results) == 1 and len(inputs) == 1:  # _own's test, inline (the common float model)
+                out, x = results[0], inputs[0]
+                if (out is x or out.base is not None) and np.may_share_memory(out, x):
+                    return [out.copy()]
+                return results
             return self._own(results, inputs)
         counted = self._counted
         if counted:
