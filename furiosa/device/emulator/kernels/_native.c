@@ -73,7 +73,7 @@ static inline int8_t requant_one(double acc, double mult, double zp, double lo, 
  * same function as a whole call: results do not depend on the cut. One caller at a time uses
  * the workers; another one meanwhile runs its call whole. */
 #define MAX_WORKERS 15
-static long spin_ns = 200000L; /* how long an idle worker keeps polling before it sleeps */
+#define SPIN_NS 200000LL /* how long an idle worker keeps polling before it sleeps */
 
 typedef void (*PartFn)(void *arg, int part, int parts);
 
@@ -116,7 +116,7 @@ static void *worker_main(void *self) {
         while (atomic_load_explicit(&w->posted, memory_order_acquire) == seen) {
             relax();
             if (++k % 256 == 0) {
-                if (now_ns() - since > spin_ns)
+                if (now_ns() - since > SPIN_NS)
                     break;
                 sched_yield(); /* lets another runnable thread (onnxruntime's pool) have this core */
             }
@@ -1102,16 +1102,7 @@ static PyObject *pair_lut(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *set_spin(PyObject *self, PyObject *args) {
-    long ns;
-    if (!PyArg_ParseTuple(args, "l", &ns))
-        return NULL;
-    spin_ns = ns;
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef methods[] = {
-    {"set_spin", set_spin, METH_VARARGS, "How long idle workers poll before they sleep (ns)."},
     {"im2col", im2col, METH_VARARGS, "Patch rows of stored int8 activations, as uint8 (stored + 128)."},
     {"requant", requant, METH_VARARGS, "Requantize int32 accumulators to stored int8."},
     {"requant_exact", requant_exact, METH_VARARGS, "Channels whose requantization float32 computes exactly."},
