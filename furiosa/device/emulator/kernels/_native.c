@@ -751,6 +751,23 @@ static inline void taps9_sources(const Geometry *g, const Scratch *t, const int3
     (s0[i] * w0 + s1[i] * w1 + s2[i] * w2 + s3[i] * w3 + s4[i] * w4 + s5[i] * w5 + s6[i] * w6 + s7[i] * w7 +  \
      s8[i] * w8)
 
+/* Rows of ow bytes `stride` apart in `wide` packed into y (oh * ow). Narrow rows move as one
+ * fixed 8- or 16-byte copy (a few instructions, where a memcpy call per row of a 7 x 7 plane
+ * cost more than the row): each copy's overrun lands in the next row, which is copied after it,
+ * and the last row is copied exactly, so nothing past the plane is written. `wide` has room for
+ * the overrun reads (its size is a whole number of vectors plus one). */
+static void pack_rows(int8_t *y, const int8_t *wide, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t stride) {
+    Py_ssize_t oy = 0;
+    if (2 * ow >= 8 && ow <= 8)
+        for (; oy + 1 < oh; oy++)
+            memcpy(y + oy * ow, wide + oy * stride, 8);
+    else if (2 * ow >= 16 && ow <= 16)
+        for (; oy + 1 < oh; oy++)
+            memcpy(y + oy * ow, wide + oy * stride, 16);
+    for (; oy < oh; oy++)
+        memcpy(y + oy * ow, wide + oy * stride, (size_t)ow);
+}
+
 /* The common 3 x 3 window on small planes: the nine taps summed in registers in one pass. */
 WIDE static void add_taps9(const int32_t *wc, const Geometry *g, Scratch *t) {
     const int32_t *p[9];
@@ -784,8 +801,7 @@ WIDE static void taps9_requant(const int32_t *wc, const Geometry *g, Scratch *t,
         for (Py_ssize_t i = 0; i < span; i++)
             dst[i] = requant_one((double)(TAPS9_SUM(i) + b), m, zp, lo, hi, offset);
     if (width != ow)
-        for (Py_ssize_t oy = 0; oy < oh; oy++)
-            memcpy(y + oy * ow, t->wide + oy * width, (size_t)ow);
+        pack_rows(y, t->wide, oh, ow, width);
 }
 
 /* Rows of ow values `stride` apart: requantized as one run over the whole (oh * stride) block
@@ -799,8 +815,7 @@ static void requant_plane(const int32_t *acc, Py_ssize_t stride, int8_t *y, int8
         return;
     }
     requant_run(acc, wide, whole_vectors((oh - 1) * stride + ow), m, b, o, exact);
-    for (Py_ssize_t oy = 0; oy < oh; oy++)
-        memcpy(y + oy * ow, wide + oy * stride, (size_t)ow);
+    pack_rows(y, wide, oh, ow, stride);
 }
 
 #define FUSED_SPAN 512 /* output values of a plane (with its dropped columns) from which taps9_requant pays */
@@ -874,7 +889,7 @@ static void depthwise_part(void *arg, int part, int parts) {
     t.phases = scratch(sizeof(int32_t) * (size_t)(g->sh * g->sw * t.size), 0);
     const Py_ssize_t span = whole_vectors(g->oh * t.width);
     t.acc = scratch(sizeof(int32_t) * (size_t)span, 1); /* add_taps leaves the tail at zero */
-    t.wide = scratch((size_t)span, 0);
+    t.wide = scratch((size_t)span + VECTOR, 0); /* + pack_rows' overrun reads */
     t.row = scratch(sizeof(int32_t) * (size_t)(g->sw * t.width), 0);
     t.flat = scratch(sizeof(int32_t) * (size_t)(g->h * g->w + VECTOR), 1); /* + the last row's move */
     if (t.phases == NULL || t.acc == NULL || t.wide == NULL || t.row == NULL || t.flat == NULL)
