@@ -3,8 +3,8 @@ with onnxruntime's run of the same QDQ model (issue 2).
 
 What agreement means is documented in docs/fidelity.md: layer by layer (each layer fed
 onnxruntime's own inputs) the emulator computes the same int8 values as onnxruntime except in
-rare rounding cases (onnxruntime requantizes in float32 and runs some layers in float, the
-emulator follows the ONNX reference's exact definitions); end to end those rare differences
+rare near-ties (onnxruntime runs 20 of the convolutions and the residual additions in float,
+the emulator follows the ONNX reference's exact integer definitions); end to end those rare differences
 propagate through 53 layers, so outputs stay within one quantization step but are not equal
 element for element.
 """
