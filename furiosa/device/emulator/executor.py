@@ -209,11 +209,6 @@ class Executor:
                 results = single.run(inputs)
             except Exception as error:
                 raise _failure(single.op, error) from error
-            if len(results) == 1 and len(inputs) == 1:  # _own's test, inline (the common float model)
-                out, x = results[0], inputs[0]
-                if (out is x or out.base is not None) and np.may_share_memory(out, x):
-                    return [out.copy()]
-                return results
             return self._own(results, inputs)
         counted = self._counted
         if counted:
@@ -233,6 +228,9 @@ class Executor:
         itself or a view (base set) can share an input's memory; the rest are not looked at."""
         if len(inputs) == 1:
             x = inputs[0]
+            if len(results) == 1:  # the common float model: no list to build when nothing is shared
+                a = results[0]
+                return [a.copy()] if (a is x or a.base is not None) and np.may_share_memory(a, x) else results
             return [a.copy() if (a is x or a.base is not None) and np.may_share_memory(a, x) else a for a in results]
         return [a.copy() if (a.base is not None or any(a is i for i in inputs))
                 and any(np.may_share_memory(a, i) for i in inputs) else a for a in results]

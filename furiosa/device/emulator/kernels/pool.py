@@ -90,7 +90,8 @@ def prepare_avgpool(ctx: KernelContext) -> Run:
     kh, kw = ctx.attrs["kernel"]
     dtype = np.float32 if kh * kw * 255 <= 2**24 else np.float64
     whole = (kh, kw) == (h, w) and (oh, ow) == (1, 1) and not (pt or pl or pb or pr)
-    sum_type = np.int32 if h * w * 256 < 2**31 else np.int64  # |stored| <= 128 and |zero| <= 255
+    # stored values and the stored zero point lie in [-128, 127]: |sum - zero * h * w| <= 256 * h * w
+    sum_type = np.int32 if h * w * 256 < 2**31 else np.int64
 
     def run(args):
         if whole:  # global pooling: one exact integer sum per channel, the zero point's share taken once
