@@ -16,11 +16,13 @@
  *   arith        add / sub / mul of two quantized operands with a clamp, computed as the pair
  *                tables compute it (used only where it equals the table on all 65,536 pairs);
  *   pair_lut     out[i] = lut[(uint8(a[i]) << 8) | uint8(b[i])] (two-input lookup tables);
- *   quantize     float32 -> stored int8 with one scale (QuantizeLinear, as furiosa.common.qmath).
+ *   quantize     float32 -> stored int8 with one scale (QuantizeLinear, as furiosa.common.qmath);
+ *   product      int8 weights times a patch matrix with AVX-512 VNNI, requantized as above
+ *                (only on CPUs that have it: vnni() says whether).
  *
- * Each function but arith's check takes a number of parts: the work is cut into that
- * many contiguous spans of channels, rows or values, run at once on the calling thread and the
- * extension's own worker threads (see run_parts), each span computed by the same loop.
+ * Each function but arith's check takes a number of parts: the work is cut into contiguous
+ * spans of channels, rows or values, run at once on the calling thread and up to parts - 1 of
+ * the extension's own worker threads (see run_parts), each span computed by the same loop.
  *
  * Floating-point contraction is disabled at build time (-ffp-contract=off): the product and
  * the addition of the zero point are rounded separately, as numpy rounds them. Rounding half
@@ -63,31 +65,41 @@ static inline int8_t requant_one(double acc, double mult, double zp, double lo, 
 }
 
 /* --- parts of one call on several cores -------------------------------------------------------
- * A call cut into `parts` runs part 0 on the calling thread and parts 1.. on worker threads of
- * its own. Handing work over through the interpreter (a Python helper thread) costs tens of
- * microseconds on virtual machines, where waking a sleeping thread is slow; these workers
- * wait for their next part by spinning for a short while (SPIN_NS, yielding the core now and
- * then) before they sleep, so that within an inference, where native calls follow each other
- * within microseconds, a part starts at once; a part that no worker has started by the time
- * the caller finishes its own is run by the caller. Every part computes its own elements with the
- * same function as a whole call: results do not depend on the cut. One caller at a time uses
- * the workers; another one meanwhile runs its call whole. */
+ * A call run on `parts` threads is cut into parts * CHUNKS chunks, which the calling thread and
+ * worker threads of its own claim one at a time until none is left: a thread that is slow or
+ * descheduled (on a virtual machine, a virtual CPU the host is not running) takes fewer chunks
+ * instead of holding the call up with a fixed half. Handing work over through the interpreter
+ * (a Python helper thread) costs tens of microseconds on virtual machines, where waking a
+ * sleeping thread is slow; these workers wait for their next call by spinning for a short while
+ * (SPIN_NS, yielding the core now and then) before they sleep, so that within an inference,
+ * where native calls follow each other within microseconds, they join at once; a worker that has
+ * not joined by the time the chunks are all claimed is left out of that call. Every chunk
+ * computes its own elements with the same function as a whole call: results do not depend on
+ * the cut. One caller at a time uses the workers; another one meanwhile runs its call whole. */
 #define MAX_WORKERS 15
 #define SPIN_NS 200000LL /* how long an idle worker keeps polling before it sleeps */
+#define CHUNKS 4         /* chunks per thread of a call */
 
 typedef void (*PartFn)(void *arg, int part, int parts);
+
+/* One call's chunks: whoever is free claims the next one. */
+typedef struct {
+    PartFn fn;
+    void *arg;
+    int chunks;
+    atomic_int next;
+    int cpu; /* the caller's CPU when it posted the job, or -1 */
+} Job;
 
 typedef struct {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    atomic_uint posted;   /* parts handed to this worker */
-    atomic_uint taken;    /* parts claimed, by the worker or (when it was late) by the caller */
-    atomic_uint finished; /* parts the worker has finished */
+    atomic_uint posted;   /* jobs handed to this worker */
+    atomic_uint taken;    /* jobs joined by the worker, or given up by the caller when it was late */
+    atomic_uint finished; /* jobs the worker has left */
     atomic_int sleeping;
-    PartFn fn;
-    void *arg;
-    int part, parts;
+    Job *job;
     char pad[64]; /* keeps two workers' counters off one cache line */
 } Worker;
 
@@ -105,6 +117,39 @@ static long long now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void run_chunks(Job *job) {
+    for (int c; (c = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed)) < job->chunks;)
+        job->fn(job->arg, c, job->chunks);
+}
+
+/* Moves the calling thread off `cpu` (to another CPU it may run on), leaving its allowed set as
+ * it was. A worker sharing its caller's CPU takes nothing off it: they take turns. The kernel
+ * places threads this way after an idle stretch (measured on the CI's virtual machine, whose
+ * scheduler packs lightly loaded threads onto few CPUs: both threads on one CPU for whole
+ * inferences, which then took single-threaded time), and a polling worker is never woken, so
+ * nothing moves it back. */
+static void leave_cpu(int cpu) {
+#ifdef __linux__
+    cpu_set_t allowed, others;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2 || !CPU_ISSET(cpu, &allowed))
+        return;
+    others = allowed;
+    CPU_CLR(cpu, &others);
+    if (sched_setaffinity(0, sizeof others, &others) == 0)
+        sched_setaffinity(0, sizeof allowed, &allowed);
+#else
+    (void)cpu;
+#endif
+}
+
+static int current_cpu(void) {
+#ifdef __linux__
+    return sched_getcpu();
+#else
+    return -1;
+#endif
 }
 
 static void *worker_main(void *self) {
@@ -130,10 +175,12 @@ static void *worker_main(void *self) {
             pthread_mutex_unlock(&w->lock);
         }
         unsigned expected = seen++;
-        /* the caller runs the part itself if it finished its own first (this worker was asleep
-         * or descheduled): whoever claims the ticket first runs the part */
+        /* the caller gives the job up once it has claimed every chunk itself (this worker was
+         * asleep or descheduled): whoever claims the ticket first decides */
         if (atomic_compare_exchange_strong(&w->taken, &expected, seen)) {
-            w->fn(w->arg, w->part, w->parts);
+            if (w->job->cpu >= 0 && current_cpu() == w->job->cpu)
+                leave_cpu(w->job->cpu);
+            run_chunks(w->job);
             atomic_store_explicit(&w->finished, seen, memory_order_release);
         }
     }
@@ -157,9 +204,10 @@ static void after_fork_in_child(void) {
     atomic_flag_clear(&busy);
 }
 
-/* Run fn(arg, p, parts) for p in [0, parts); returns when all have finished. With fewer workers
- * than asked for (none could be started, or another caller has them) the call runs whole:
- * fn(arg, 0, 1). Called without the interpreter lock. */
+/* Run fn(arg, c, chunks) for c in [0, chunks), chunks = parts * CHUNKS, on up to `parts`
+ * threads; returns when all have finished. When no worker is available (none could be started,
+ * or another caller has them) the call runs whole: fn(arg, 0, 1). Called without the
+ * interpreter lock. */
 static void run_parts(PartFn fn, void *arg, int parts) {
     if (parts > MAX_WORKERS + 1)
         parts = MAX_WORKERS + 1;
@@ -181,13 +229,11 @@ static void run_parts(PartFn fn, void *arg, int parts) {
     }
     if (parts > started + 1)
         parts = started + 1;
+    Job job = {fn, arg, parts * CHUNKS, 0, current_cpu()};
     unsigned tickets[MAX_WORKERS];
     for (int i = 0; i < parts - 1; i++) {
         Worker *w = &workers[i];
-        w->fn = fn;
-        w->arg = arg;
-        w->part = i + 1;
-        w->parts = parts;
+        w->job = &job;
         tickets[i] = atomic_fetch_add(&w->posted, 1) + 1;
         if (atomic_load(&w->sleeping)) {
             pthread_mutex_lock(&w->lock);
@@ -195,13 +241,11 @@ static void run_parts(PartFn fn, void *arg, int parts) {
             pthread_mutex_unlock(&w->lock);
         }
     }
-    fn(arg, 0, parts);
+    run_chunks(&job);
     for (int i = 0; i < parts - 1; i++) {
         unsigned expected = tickets[i] - 1;
-        if (atomic_compare_exchange_strong(&workers[i].taken, &expected, tickets[i])) {
-            fn(arg, i + 1, parts); /* not started yet: run it here rather than wait */
-            continue;
-        }
+        if (atomic_compare_exchange_strong(&workers[i].taken, &expected, tickets[i]))
+            continue; /* not started: every chunk is claimed already, nothing to wait for */
         unsigned k = 0;
         while (atomic_load_explicit(&workers[i].finished, memory_order_acquire) != tickets[i])
             if (++k % 1024 == 0)
@@ -940,6 +984,271 @@ static PyObject *depthwise(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* --- int8 products with requantization (AVX-512 VNNI) --------------------------------------
+ * out (O, P) = requant(W (O, K) x X (K, P) + bias): a convolution's weights times its patch
+ * matrix (or, for a pointwise convolution, the input planes themselves), in the output's
+ * (channels, pixels) layout. vpdpbusd adds four products of unsigned by signed bytes to each
+ * int32 lane, without saturation: exact, since the kernels check |acc| + |bias| < 2**31 when they
+ * are prepared. The activations are the unsigned operand, stored + 128 (the sign bit flipped);
+ * W holds the declared weights w - zw (Python checks that they fit in int8) and `bias` absorbs
+ * the shift: bias - (z + 128) * sum(w - zw), so that acc + bias is the exact accumulator.
+ *
+ * X is taken 64 pixels at a time (a tile): its rows are interleaved by fours into 4-byte groups
+ * (16 pixels per vector, four vectors per group of four rows) once per tile, then every block
+ * of up to BLOCK output channels keeps BLOCK x 4 vectors of accumulators in registers over the
+ * whole depth, and requantizes them there (finish16: the operations of requant_one and
+ * requant_one_f32 in vector form): the int32 accumulators never reach memory. Chunks take
+ * contiguous runs of (tile, block) pairs, tile-major, packing each tile they enter. */
+#define TILE 64
+#define BLOCK 6
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_VNNI 1
+#define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+
+static int vnni_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512vnni");
+}
+
+/* One channel's bias and multiplier; the output's zero point and bounds are the same for all. */
+typedef struct {
+    int32_t bias;
+    float m32;
+    double m64;
+    int f32;
+} ProductRow;
+
+typedef struct {
+    __m512 zp32, lo32, hi32, magic32;
+    __m512d zp64, lo64, hi64, magic64;
+    __m512i mantissa, offset32, offset64;
+} ProductOut;
+
+/* Rows 4q .. 4q+3 of the tile's pixels [p0, p0 + n) as bytes + 128, interleaved: group q holds
+ * 256 bytes, pixel i's four bytes at 4 * i. Rows past K are zeros (their weights are zeros). */
+VNNI_TARGET static void pack_tile(const int8_t *x, Py_ssize_t k, Py_ssize_t p, Py_ssize_t p0, Py_ssize_t n,
+                                  Py_ssize_t kq, uint8_t *buf) {
+    const __mmask64 m = n >= 64 ? ~0ULL : ((1ULL << n) - 1);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (Py_ssize_t q = 0; q < kq; q++) {
+        __m512i r[4];
+        for (int i = 0; i < 4; i++) {
+            const Py_ssize_t row = 4 * q + i;
+            r[i] = row < k ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, x + row * p + p0), flip)
+                           : _mm512_setzero_si512();
+        }
+        /* bytes of rows 0/1 and 2/3 paired, then the pairs paired: within each 128-bit lane L,
+         * q0 holds pixels 16L + 0..3, q1 16L + 4..7, q2 16L + 8..11, q3 16L + 12..15 */
+        const __m512i t0 = _mm512_unpacklo_epi8(r[0], r[1]), t1 = _mm512_unpackhi_epi8(r[0], r[1]);
+        const __m512i t2 = _mm512_unpacklo_epi8(r[2], r[3]), t3 = _mm512_unpackhi_epi8(r[2], r[3]);
+        const __m512i q0 = _mm512_unpacklo_epi16(t0, t2), q1 = _mm512_unpackhi_epi16(t0, t2);
+        const __m512i q2 = _mm512_unpacklo_epi16(t1, t3), q3 = _mm512_unpackhi_epi16(t1, t3);
+        /* lanes regrouped so that vector v holds pixels 16v .. 16v + 15 in order */
+        const __m512i a = _mm512_shuffle_i32x4(q0, q1, 0x44), b = _mm512_shuffle_i32x4(q2, q3, 0x44);
+        const __m512i c = _mm512_shuffle_i32x4(q0, q1, 0xEE), d = _mm512_shuffle_i32x4(q2, q3, 0xEE);
+        uint8_t *out = buf + q * 256;
+        _mm512_store_si512(out, _mm512_shuffle_i32x4(a, b, 0x88));
+        _mm512_store_si512(out + 64, _mm512_shuffle_i32x4(a, b, 0xDD));
+        _mm512_store_si512(out + 128, _mm512_shuffle_i32x4(c, d, 0x88));
+        _mm512_store_si512(out + 192, _mm512_shuffle_i32x4(c, d, 0xDD));
+    }
+}
+
+/* Sixteen accumulators of one channel requantized as requant_one / requant_one_f32 compute
+ * them (the same operations in the same order, each rounded alike); the bytes kept stored. */
+VNNI_TARGET static inline __attribute__((always_inline)) void finish16(__m512i acc, const ProductRow *c,
+                                                                      const ProductOut *o, int8_t *y,
+                                                                      __mmask16 keep) {
+    const __m512i t = _mm512_add_epi32(acc, _mm512_set1_epi32(c->bias));
+    __m512i v;
+    if (c->f32) {
+        __m512 r = _mm512_mul_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(c->m32));
+        r = _mm512_add_ps(r, o->zp32);
+        r = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(r, o->lo32), o->hi32), o->magic32);
+        v = _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(r), o->mantissa), o->offset32);
+    } else {
+        const __m512d m = _mm512_set1_pd(c->m64);
+        __m512d lo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(t));
+        __m512d hi = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(t, 1));
+        lo = _mm512_add_pd(_mm512_mul_pd(lo, m), o->zp64);
+        hi = _mm512_add_pd(_mm512_mul_pd(hi, m), o->zp64);
+        lo = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(lo, o->lo64), o->hi64), o->magic64);
+        hi = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(hi, o->lo64), o->hi64), o->magic64);
+        v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_castpd_si512(lo))),
+                               _mm512_cvtepi64_epi32(_mm512_castpd_si512(hi)), 1);
+        v = _mm512_sub_epi32(v, o->offset64);
+    }
+    if (keep == 0xFFFF)
+        _mm_storeu_si128((__m128i *)y, _mm512_cvtepi32_epi8(v));
+    else
+        _mm_mask_storeu_epi8(y, keep, _mm512_cvtepi32_epi8(v));
+}
+
+/* R channels (rows of w, `ws` bytes apart) times V vectors of the packed tile over kq groups,
+ * requantized into out (row stride p), n pixels kept. R and V are constants where it is inlined
+ * (dot_block): the accumulators are named variables, which the compiler keeps in registers (an
+ * array of vectors it kept in memory, storing every one at each step). */
+/* vpdpbusd through inline assembly: with the intrinsic, GCC 12 copied every accumulator to a
+ * fresh register and to the stack at each step (about half the speed). */
+#define DPBUSD(acc, x, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w))
+#define ACC(r) __m512i s##r##0 = z, s##r##1 = z, s##r##2 = z, s##r##3 = z;
+#define MAC(r)                                                                                                 \
+    if (R > r) {                                                                                               \
+        int32_t d;                                                                                             \
+        memcpy(&d, w + r * ws + 4 * q, sizeof d);                                                              \
+        const __m512i wb = _mm512_set1_epi32(d);                                                               \
+        DPBUSD(s##r##0, x0, wb);                                                        \
+        if (V > 1) DPBUSD(s##r##1, x1, wb);                                             \
+        if (V > 2) DPBUSD(s##r##2, x2, wb);                                             \
+        if (V > 3) DPBUSD(s##r##3, x3, wb);                                             \
+    }
+#define FINISH(r)                                                                                              \
+    if (R > r) {                                                                                               \
+        int8_t *y = out + r * p;                                                                               \
+        finish16(s##r##0, &rows[r], o, y, keep[0]);                                                               \
+        if (V > 1) finish16(s##r##1, &rows[r], o, y + 16, keep[1]);                                               \
+        if (V > 2) finish16(s##r##2, &rows[r], o, y + 32, keep[2]);                                               \
+        if (V > 3) finish16(s##r##3, &rows[r], o, y + 48, keep[3]);                                               \
+    }
+
+VNNI_TARGET static inline __attribute__((always_inline)) void dot_rv(const uint8_t *buf, const int8_t *w,
+                                                                    Py_ssize_t ws, Py_ssize_t kq,
+                                                                    const ProductRow *rows, const ProductOut *o,
+                                                                    int8_t *out, Py_ssize_t p, const __mmask16 *keep,
+                                                                    const int R, const int V) {
+    const __m512i z = _mm512_setzero_si512();
+    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5)
+    for (Py_ssize_t q = 0; q < kq; q++) {
+        const uint8_t *b = buf + q * 256;
+        const __m512i x0 = _mm512_load_si512(b);
+        const __m512i x1 = V > 1 ? _mm512_load_si512(b + 64) : z;
+        const __m512i x2 = V > 2 ? _mm512_load_si512(b + 128) : z;
+        const __m512i x3 = V > 3 ? _mm512_load_si512(b + 192) : z;
+        MAC(0) MAC(1) MAC(2) MAC(3) MAC(4) MAC(5)
+    }
+    FINISH(0) FINISH(1) FINISH(2) FINISH(3) FINISH(4) FINISH(5)
+}
+
+#define DOT_CASE(R, V)                                                                                         \
+    case (R) * 8 + (V):                                                                                        \
+        dot_rv(buf, w, ws, kq, rows, o, out, p, keep, R, V);                                                      \
+        break;
+#define DOT_CASES(R) DOT_CASE(R, 1) DOT_CASE(R, 2) DOT_CASE(R, 3) DOT_CASE(R, 4)
+
+VNNI_TARGET static void dot_block(const uint8_t *buf, const int8_t *w, Py_ssize_t ws, Py_ssize_t kq,
+                                  const ProductRow *rows, const Output *params, int8_t *out, Py_ssize_t p,
+                                  Py_ssize_t n, int count) {
+    ProductOut out_params = {_mm512_set1_ps((float)params->zp), _mm512_set1_ps((float)params->lo),
+                             _mm512_set1_ps((float)params->hi), _mm512_set1_ps(ROUND_MAGIC_32),
+                             _mm512_set1_pd(params->zp), _mm512_set1_pd(params->lo), _mm512_set1_pd(params->hi),
+                             _mm512_set1_pd(ROUND_MAGIC), _mm512_set1_epi32(0x7fffff),
+                             _mm512_set1_epi32(0x400000 + params->offset), _mm512_set1_epi32(params->offset)};
+    const ProductOut *o = &out_params;
+    __mmask16 keep[4];
+    for (int v = 0; v < 4; v++) {
+        const Py_ssize_t left = n - 16 * v;
+        keep[v] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    }
+    switch (count * 8 + (int)((n + 15) / 16)) {
+        DOT_CASES(1) DOT_CASES(2) DOT_CASES(3) DOT_CASES(4) DOT_CASES(5) DOT_CASES(6)
+    }
+}
+
+#else
+static int vnni_supported(void) { return 0; }
+#endif
+
+typedef struct {
+    const int8_t *w; /* (O, kq * 4) declared weights, zeros past K */
+    const int8_t *x; /* (K, P) stored activations */
+    const int32_t *bias;
+    const double *mult;
+    int8_t *out; /* (O, P) */
+    Py_ssize_t o, k, p, kq;
+    Output params;
+    atomic_int failed;
+} ProductCall;
+
+static void product_part(void *arg, int part, int parts) {
+#ifdef HAVE_VNNI
+    ProductCall *a = (ProductCall *)arg;
+    const Py_ssize_t tiles = (a->p + TILE - 1) / TILE, blocks = (a->o + BLOCK - 1) / BLOCK;
+    Py_ssize_t start, end;
+    span_of(tiles * blocks, part, parts, &start, &end);
+    if (start >= end)
+        return;
+    uint8_t *buf = scratch((size_t)a->kq * 256, 0);
+    ProductRow rows[BLOCK];
+    if (buf == NULL) {
+        atomic_store(&a->failed, 1);
+    } else {
+        Py_ssize_t packed = -1;
+        const Py_ssize_t ws = a->kq * 4;
+        for (Py_ssize_t item = start; item < end; item++) {
+            const Py_ssize_t tile = item / blocks, block = item % blocks;
+            const Py_ssize_t p0 = tile * TILE, n = a->p - p0 < TILE ? a->p - p0 : TILE;
+            if (tile != packed) {
+                pack_tile(a->x, a->k, a->p, p0, n, a->kq, buf);
+                packed = tile;
+            }
+            const Py_ssize_t o0 = block * BLOCK;
+            const int count = (int)(a->o - o0 < BLOCK ? a->o - o0 : BLOCK);
+            for (int r = 0; r < count; r++) {
+                const Py_ssize_t c = o0 + r;
+                rows[r] = (ProductRow){a->bias[c], (float)a->mult[c], a->mult[c], a->params.f32[c]};
+            }
+            dot_block(buf, a->w + o0 * ws, ws, a->kq, rows, &a->params, a->out + o0 * a->p + p0, a->p, n, count);
+        }
+    }
+    free(buf);
+#else
+    (void)arg; (void)part; (void)parts;
+#endif
+}
+
+/* product(w, x, bias, mult, exact, out, o, k, p, zp, lo, hi, offset, parts): out (o, p) int8 =
+ * requant(w (o, ceil(k / 4) * 4) declared int8 weights x x (k, p) stored int8 activations + 128,
+ * plus bias); bias, mult and exact per output channel, as for `requant`. Only where vnni() is
+ * true. */
+static PyObject *product(PyObject *self, PyObject *args) {
+    Py_buffer w, x, bias, mult, exact, out;
+    Py_ssize_t o, k, p;
+    int offset, parts;
+    Output params;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnndddii", &w, &x, &bias, &mult, &exact, &out, &o, &k, &p, &params.zp,
+                          &params.lo, &params.hi, &offset, &parts))
+        return NULL;
+    params.offset = offset;
+    params.f32 = (const uint8_t *)exact.buf;
+    const Py_ssize_t kq = (k + 3) / 4;
+    const int bad = o <= 0 || k <= 0 || p <= 0 || w.len < o * kq * 4 || x.len < k * p || bias.len < o * 4 ||
+                    mult.len < o * 8 || exact.len < o || out.len < o * p || !(params.lo <= params.hi) ||
+                    params.lo < -1024 || params.hi > 1024;
+    if (bad || !vnni_supported()) {
+        PyBuffer_Release(&w); PyBuffer_Release(&x); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
+        PyBuffer_Release(&exact); PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, bad ? "product: buffers do not match the dimensions"
+                                              : "product: this CPU has no AVX-512 VNNI");
+        return NULL;
+    }
+    ProductCall call = {(const int8_t *)w.buf, (const int8_t *)x.buf, (const int32_t *)bias.buf,
+                        (const double *)mult.buf, (int8_t *)out.buf, o, k, p, kq, params, 0};
+    Py_BEGIN_ALLOW_THREADS
+    run_parts(product_part, &call, parts);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&w); PyBuffer_Release(&x); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
+    PyBuffer_Release(&exact); PyBuffer_Release(&out);
+    if (atomic_load(&call.failed))
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyObject *vnni(PyObject *self, PyObject *noargs) { return PyBool_FromLong(vnni_supported()); }
+
 /* --- two-input arithmetic ------------------------------------------------------------------ */
 /* quantize(act(dequantize(a) op dequantize(b))) computed in float32 as numpy computes the pair
  * table (furiosa.common.qmath.pair_table): each dequantized operand (q - zp) * scale rounded to
@@ -1125,6 +1434,8 @@ static PyMethodDef methods[] = {
     {"pair_lut", pair_lut, METH_VARARGS, "Apply a 65536-entry table to two int8 operands."},
     {"quantize", quantize, METH_VARARGS, "Quantize float32 values to stored int8 with one scale."},
     {"arith", arith, METH_VARARGS, "Add, subtract or multiply two quantized operands, as their pair table."},
+    {"product", product, METH_VARARGS, "Int8 weights times a patch matrix, requantized (AVX-512 VNNI)."},
+    {"vnni", vnni, METH_NOARGS, "Whether this CPU runs `product`."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1133,7 +1444,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native lo
 
 /* Raised whenever a function's arguments change, so that a stale build left in place by a failed
  * rebuild is refused by native.py instead of being called with the wrong arguments. */
-#define NATIVE_ABI 6
+#define NATIVE_ABI 7
 
 PyMODINIT_FUNC PyInit__native(void) {
     static int registered;

@@ -196,16 +196,19 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
         return run_depthwise
 
     qp_w = ctx.qp(w_name)
-    if len(set(qp_w.zero_point)) != 1:
-        return None  # onnxruntime takes one zero point for the constant operand
     og = o // group
-    w_zero = qp_w.zero_point[0] - qp_w.offset
     stored_w = ctx.const(w_name).reshape(o, -1)
     geometry = native.Geometry(cg, h, w, kh, kw, (sh, sw), ctx.attrs["dilations"], (pt, pl), oh, ow)
     direct = kh == kw == 1 and sh == sw == 1 and (pt, pl, pb, pr) == (0, 0, 0, 0)
+    blocks = [(g * og, (g + 1) * og) for g in range(group)]
+    w_zeros = np.asarray(qp_w.zero_point, np.int64) - qp_w.offset
+    if native.vnni() and native.Product.fits(stored_w, w_zeros):
+        return _vnni_conv(stored_w, w_zeros, zero, requant, blocks, geometry, direct, n)
+    if len(set(qp_w.zero_point)) != 1:
+        return None  # onnxruntime takes one zero point for the constant operand
+    w_zero = qp_w.zero_point[0] - qp_w.offset
     # One product per group, which onnxruntime splits over the cores when nothing else is running
     # (PlanarGemm); its requantization is cut over the native loops' own threads.
-    blocks = [(g * og, (g + 1) * og) for g in range(group)]
     requants = [requant.part(a, b) for a, b in blocks]
     # Weights times patches gives the (channels, pixels) layout of the output directly.
     gemms = [integer.PlanarGemm(stored_w[a:b], w_zero, zero) for a, b in blocks]
@@ -235,5 +238,37 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
             for i, (a, b) in enumerate(blocks):
                 requants[i].planes(gemms[i](cols[i], threads), out[s, a:b], parts)
         return [out.reshape(n, o, oh, ow)]
+
+    return run
+
+
+def _vnni_conv(stored_w: np.ndarray, w_zeros: np.ndarray, zero: int, requant: native.Requant,
+               blocks: list[tuple[int, int]], geometry: native.Geometry, direct: bool, n: int) -> Run:
+    """The convolution as :class:`.native.Product` (AVX-512 VNNI): the weights times the patch
+    matrix of stored activations (the input planes themselves for a pointwise convolution),
+    requantized as the products are summed."""
+    w_zeros = np.broadcast_to(w_zeros, (stored_w.shape[0],))
+    products = [native.Product(stored_w[a:b], w_zeros[a:b].reshape(-1, 1), zero, requant.part(a, b))
+                for a, b in blocks]
+    cg, pixels, patch = geometry.c, geometry.pixels, geometry.patch
+    group, o = len(blocks), blocks[-1][1]
+    work = o * pixels * patch // group // 16  # cut over the cores from about 2**19 multiply-adds
+
+    def patches(x: np.ndarray, g: int) -> np.ndarray:
+        if direct:
+            return x[g * cg:(g + 1) * cg].reshape(cg, pixels)
+        cols = np.empty((patch, pixels), np.int8)
+        native.im2col(x[g * cg:(g + 1) * cg], geometry, cols, 0, cg, False, zero,
+                      parallel.native_parts(patch * pixels))
+        return cols
+
+    def run(args):
+        x = args[0]
+        out = np.empty((n, o, pixels), np.int8)
+        parts = parallel.native_parts(work)
+        for s in range(n):
+            for g, (a, b) in enumerate(blocks):
+                products[g](patches(x[s], g), out[s, a:b], parts)
+        return [out.reshape(n, o, geometry.oh, geometry.ow)]
 
     return run

@@ -11,7 +11,7 @@ import numpy as np
 
 import logging
 
-ABI = 6  # must equal NATIVE_ABI in _native.c
+ABI = 7  # must equal NATIVE_ABI in _native.c
 
 try:
     from . import _native
@@ -150,6 +150,55 @@ def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, requant: 
     _native.depthwise(_contiguous(x, np.int8), taps, requant.bias, requant.mult, requant.exact, out, g.c, g.h, g.w,
                       g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, zero, c0, c1,
                       requant.zero_point, requant.lo, requant.hi, requant.offset, parts)
+
+
+def vnni() -> bool:
+    """Whether :class:`Product` runs on this CPU (AVX-512 with VNNI)."""
+    return _native is not None and _native.vnni()
+
+
+class Product:
+    """Constant int8 weights (O, K) times a patch matrix (K, P) of stored int8 activations,
+    requantized by ``requant`` into (O, P): a convolution without onnxruntime and without int32
+    accumulators in memory (``_native.c``, ``product``). Only where :func:`vnni` holds.
+
+    ``weight`` holds the stored weights and ``weight_zero`` their stored zero point per output
+    channel (or one for all); ``x_zero`` is the activations' stored zero point. The declared
+    weights ``weight - weight_zero`` must fit in int8 (:meth:`fits` says whether they do) and
+    ``requant``'s bias is the exact int32 bias of each channel, before the input zero point's share.
+    """
+
+    def __init__(self, weight: np.ndarray, weight_zero, x_zero: int, requant: "Requant") -> None:
+        o, k = weight.shape
+        declared = weight.astype(np.int32) - np.asarray(weight_zero, np.int32).reshape(-1, 1)
+        if not self.fits(weight, weight_zero):
+            raise ValueError("Product: the declared weights do not fit in int8")
+        self.o, self.k = o, k
+        self._w = np.zeros((o, -(-k // 4) * 4), np.int8)
+        self._w[:, :k] = declared
+        # The kernel multiplies stored + 128: the shift's share leaves through the bias.
+        bias = requant.bias.astype(np.int64) - (int(x_zero) + 128) * declared.sum(axis=1, dtype=np.int64)
+        if np.abs(bias).max(initial=0) >= 2**31:
+            raise ValueError("Product: the bias does not fit in int32")
+        self._bias = bias.astype(np.int32)
+        self._requant = requant
+
+    @staticmethod
+    def fits(weight: np.ndarray, weight_zero) -> bool:
+        declared = weight.astype(np.int32) - np.asarray(weight_zero, np.int32).reshape(-1, 1)
+        return bool(declared.size == 0 or (declared.min() >= -128 and declared.max() <= 127))
+
+    def __call__(self, x: np.ndarray, out: np.ndarray, parts: int = 1) -> np.ndarray:
+        """``x`` (K, P) stored int8 into ``out`` (O, P) int8; ``parts`` cuts the work over threads."""
+        if x.ndim != 2 or x.shape[0] != self.k or out.shape != (self.o, x.shape[1]):
+            raise ValueError(f"Product: patches {x.shape} and output {out.shape} do not match weights "
+                             f"({self.o}, {self.k})")
+        if not (out.flags.c_contiguous and out.dtype == np.int8):
+            raise ValueError("Product: the output must be a C-contiguous int8 array")
+        r = self._requant
+        _native.product(self._w, _contiguous(x, np.int8), self._bias, r.mult, r.exact, out, self.o, self.k,
+                        x.shape[1], r.zero_point, r.lo, r.hi, r.offset, parts)
+        return out
 
 
 def quantize(x: np.ndarray, qp, parts: int = 1) -> np.ndarray:
