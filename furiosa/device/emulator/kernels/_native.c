@@ -1028,6 +1028,20 @@ typedef struct {
     __m512i mantissa, offset32, offset64;
 } ProductOut;
 
+VNNI_TARGET static void product_out(ProductOut *o, const Output *params) {
+    o->zp32 = _mm512_set1_ps((float)params->zp);
+    o->lo32 = _mm512_set1_ps((float)params->lo);
+    o->hi32 = _mm512_set1_ps((float)params->hi);
+    o->magic32 = _mm512_set1_ps(ROUND_MAGIC_32);
+    o->zp64 = _mm512_set1_pd(params->zp);
+    o->lo64 = _mm512_set1_pd(params->lo);
+    o->hi64 = _mm512_set1_pd(params->hi);
+    o->magic64 = _mm512_set1_pd(ROUND_MAGIC);
+    o->mantissa = _mm512_set1_epi32(0x7fffff);
+    o->offset32 = _mm512_set1_epi32(0x400000 + params->offset);
+    o->offset64 = _mm512_set1_epi32(params->offset);
+}
+
 /* Rows 4q .. 4q+3 of the tile's pixels [p0, p0 + n) as bytes + 128, interleaved: group q holds
  * 256 bytes, pixel i's four bytes at 4 * i. Rows past K are zeros (their weights are zeros). */
 VNNI_TARGET static void pack_tile(const int8_t *x, Py_ssize_t k, Py_ssize_t p, Py_ssize_t p0, Py_ssize_t n,
@@ -1142,11 +1156,8 @@ VNNI_TARGET static inline __attribute__((always_inline)) void dot_rv(const uint8
 VNNI_TARGET static void dot_block(const uint8_t *buf, const int8_t *w, Py_ssize_t ws, Py_ssize_t kq,
                                   const ProductRow *rows, const Output *params, int8_t *out, Py_ssize_t p,
                                   Py_ssize_t n, int count) {
-    ProductOut out_params = {_mm512_set1_ps((float)params->zp), _mm512_set1_ps((float)params->lo),
-                             _mm512_set1_ps((float)params->hi), _mm512_set1_ps(ROUND_MAGIC_32),
-                             _mm512_set1_pd(params->zp), _mm512_set1_pd(params->lo), _mm512_set1_pd(params->hi),
-                             _mm512_set1_pd(ROUND_MAGIC), _mm512_set1_epi32(0x7fffff),
-                             _mm512_set1_epi32(0x400000 + params->offset), _mm512_set1_epi32(params->offset)};
+    ProductOut out_params;
+    product_out(&out_params, params);
     const ProductOut *o = &out_params;
     __mmask16 keep[4];
     for (int v = 0; v < 4; v++) {
@@ -1248,6 +1259,228 @@ static PyObject *product(PyObject *self, PyObject *args) {
 }
 
 static PyObject *vnni(PyObject *self, PyObject *noargs) { return PyBool_FromLong(vnni_supported()); }
+
+/* --- depthwise convolution on AVX-512 VNNI ------------------------------------------------------
+ * The same phase planes as `depthwise` (one per stride phase; output (oy, ox) of every tap reads
+ * one plane at a constant offset from oy * width + ox), but of bytes: the stored input + 128 (the
+ * sign bit flipped), the padding holding zero + 128 so that every tap sees x - zero exactly as the
+ * definition does once the bias absorbs (zero + 128) * sum(w) (Python passes it so).
+ *
+ * Taps that read the same plane row at columns c .. c + 3 form a *segment*: the 4-byte word at
+ * plane byte f + c holds exactly the bytes those taps read for output f, so vpdpbusd with the
+ * segment's four weights (zero where no tap is) adds all their products to output f's sum. Words
+ * loaded at f0 + s (s = 0..3) give outputs f0 + s + 4j (j = 0..15): four loads and four vpdpbusd
+ * per segment give 64 outputs, no byte shuffled; a 3 x 3 kernel with unit strides is three
+ * segments, with strides of 2 six. Each of the four sums is requantized (finish16) and the four
+ * results interleaved back into output order, into a row-wide buffer whose rows are then packed
+ * into the output (the columns past ow dropped). The declared taps must fit in int8. */
+#ifdef HAVE_VNNI
+typedef struct {
+    Py_ssize_t rows, width, size; /* of one phase plane; size includes the slack read past its end */
+    uint8_t *phases;
+    int8_t *wide;
+    uint8_t *line; /* one padded input row */
+} Planes8;
+
+typedef struct {
+    Py_ssize_t offset; /* from the first plane's start to output 0's word */
+    int tap[4];        /* the taps (index into the channel's kh * kw) in its four bytes, or -1 */
+} Segment;
+
+/* The planes of channel `src` (h, w): only the input's bytes are written, + 128; the padding
+ * was set once for all channels (fill with the same byte everywhere first). */
+VNNI_TARGET static void fill_planes8(const int8_t *src, const Geometry *g, Planes8 *t) {
+    const Py_ssize_t sh = g->sh, sw = g->sw, width = t->width, wp = sw * width;
+    const Py_ssize_t j0 = g->pl < wp ? g->pl : wp, j1 = g->pl + g->w < wp ? g->pl + g->w : wp;
+    if (j1 <= j0)
+        return;
+    const Py_ssize_t n = j1 - j0;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (Py_ssize_t rr = 0; rr < sh; rr++)
+        for (Py_ssize_t r = 0; r < t->rows; r++) {
+            const Py_ssize_t iy = r * sh + rr - g->pt;
+            if (iy < 0 || iy >= g->h)
+                continue;
+            const int8_t *in = src + iy * g->w + (j0 - g->pl);
+            uint8_t *dst = sw == 1 ? t->phases + rr * t->size + r * width + j0 : t->line + j0;
+            for (Py_ssize_t j = 0; j < n; j += 64) {
+                const __mmask64 m = n - j >= 64 ? ~0ULL : ((1ULL << (n - j)) - 1);
+                _mm512_mask_storeu_epi8(dst + j, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, in + j), flip));
+            }
+            if (sw == 1)
+                continue;
+            const uint8_t *line = t->line;
+            uint8_t *p0 = t->phases + (rr * sw) * t->size + r * width;
+            if (sw == 2) { /* even bytes to phase 0, odd ones to phase 1, 32 of each per step */
+                uint8_t *p1 = p0 + t->size;
+                for (Py_ssize_t j = 0; j < width; j += 32) {
+                    const __m512i v = _mm512_loadu_si512(line + 2 * j); /* line has slack for it */
+                    const __mmask32 m = width - j >= 32 ? 0xFFFFFFFFu : ((1u << (width - j)) - 1);
+                    _mm256_mask_storeu_epi8(p0 + j, m, _mm512_cvtepi16_epi8(v));
+                    _mm256_mask_storeu_epi8(p1 + j, m, _mm512_cvtepi16_epi8(_mm512_srli_epi16(v, 8)));
+                }
+            } else {
+                for (Py_ssize_t rc = 0; rc < sw; rc++) {
+                    uint8_t *dst_rc = p0 + rc * t->size;
+                    for (Py_ssize_t j = 0; j < width; j++)
+                        dst_rc[j] = line[j * sw + rc];
+                }
+            }
+        }
+}
+
+/* One channel: `seg` its segments with `wq` their four weights as one word each. */
+VNNI_TARGET static void dw8_channel(const uint8_t *phases, const Segment *seg, const int32_t *wq, int segments,
+                                    Py_ssize_t count, const ProductRow *row, const ProductOut *o, int8_t *wide) {
+    for (Py_ssize_t f = 0; f < count; f += 64) {
+        __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+        for (int q = 0; q < segments; q++) {
+            const uint8_t *p = phases + seg[q].offset + f;
+            const __m512i wb = _mm512_set1_epi32(wq[q]);
+            const __m512i r0 = _mm512_loadu_si512(p), r1 = _mm512_loadu_si512(p + 1);
+            const __m512i r2 = _mm512_loadu_si512(p + 2), r3 = _mm512_loadu_si512(p + 3);
+            DPBUSD(s0, r0, wb);
+            DPBUSD(s1, r1, wb);
+            DPBUSD(s2, r2, wb);
+            DPBUSD(s3, r3, wb);
+        }
+        /* s_k holds outputs f + k + 4j: requantized to bytes, then interleaved back */
+        int8_t b[4][16] __attribute__((aligned(16)));
+        finish16(s0, row, o, b[0], 0xFFFF);
+        finish16(s1, row, o, b[1], 0xFFFF);
+        finish16(s2, row, o, b[2], 0xFFFF);
+        finish16(s3, row, o, b[3], 0xFFFF);
+        const __m128i b0 = _mm_load_si128((const __m128i *)b[0]), b1 = _mm_load_si128((const __m128i *)b[1]);
+        const __m128i b2 = _mm_load_si128((const __m128i *)b[2]), b3 = _mm_load_si128((const __m128i *)b[3]);
+        const __m128i lo01 = _mm_unpacklo_epi8(b0, b1), hi01 = _mm_unpackhi_epi8(b0, b1);
+        const __m128i lo23 = _mm_unpacklo_epi8(b2, b3), hi23 = _mm_unpackhi_epi8(b2, b3);
+        _mm_storeu_si128((__m128i *)(wide + f), _mm_unpacklo_epi16(lo01, lo23));
+        _mm_storeu_si128((__m128i *)(wide + f + 16), _mm_unpackhi_epi16(lo01, lo23));
+        _mm_storeu_si128((__m128i *)(wide + f + 32), _mm_unpacklo_epi16(hi01, hi23));
+        _mm_storeu_si128((__m128i *)(wide + f + 48), _mm_unpackhi_epi16(hi01, hi23));
+    }
+}
+
+typedef struct {
+    const int8_t *x, *w; /* w: (C, kh * kw) declared taps */
+    const int32_t *bias;
+    const double *mult;
+    int8_t *out;
+    const Geometry *g;
+    int zero;
+    Output o;
+    Py_ssize_t c0, c1;
+    atomic_int failed;
+} Depthwise8Call;
+
+static void depthwise8_part(void *arg, int part, int parts) {
+    Depthwise8Call *a = (Depthwise8Call *)arg;
+    const Geometry *g = a->g;
+    Py_ssize_t start, end;
+    span_of(a->c1 - a->c0, part, parts, &start, &end);
+    if (start >= end)
+        return;
+    const int taps = (int)(g->kh * g->kw);
+    Planes8 t = {0, 0, 0, NULL, NULL, NULL};
+    t.width = g->ow + ((g->kw - 1) * g->dw) / g->sw;
+    t.rows = g->oh + ((g->kh - 1) * g->dh) / g->sh;
+    const Py_ssize_t count = g->oh * t.width; /* outputs computed, the columns past ow dropped */
+    t.size = (t.rows + 1) * t.width + 128;     /* words run to 64 + 3 past count, shifted by a tap */
+    t.phases = scratch((size_t)(g->sh * g->sw * t.size), 0);
+    t.wide = scratch((size_t)(count + 64 + VECTOR), 0); /* whole steps of 64, + pack_rows' overrun */
+    t.line = scratch((size_t)(g->sw * t.width + 64), 0); /* + the last 64-byte read of its split */
+    Segment *seg = malloc(sizeof(Segment) * (size_t)taps);
+    int32_t *wq = malloc(sizeof(int32_t) * (size_t)taps);
+    if (t.phases == NULL || t.wide == NULL || t.line == NULL || seg == NULL || wq == NULL) {
+        atomic_store(&a->failed, 1);
+    } else {
+        const uint8_t pad = (uint8_t)(a->zero ^ 0x80);
+        memset(t.phases, pad, (size_t)(g->sh * g->sw * t.size));
+        memset(t.line, pad, (size_t)(g->sw * t.width + 64));
+        /* taps by plane and row, in column order (kx rising), cut into runs of four columns */
+        int segments = 0;
+        for (Py_ssize_t ky = 0; ky < g->kh; ky++)
+            for (Py_ssize_t rc = 0; rc < g->sw; rc++) {
+                const Py_ssize_t phase = ((ky * g->dh) % g->sh) * g->sw + rc;
+                const Py_ssize_t base = phase * t.size + ((ky * g->dh) / g->sh) * t.width;
+                Segment *open = NULL;
+                Py_ssize_t first = 0;
+                for (Py_ssize_t kx = 0; kx < g->kw; kx++) {
+                    if ((kx * g->dw) % g->sw != rc)
+                        continue;
+                    const Py_ssize_t col = (kx * g->dw) / g->sw;
+                    if (open == NULL || col - first >= 4) {
+                        open = &seg[segments++];
+                        first = col;
+                        open->offset = base + col;
+                        open->tap[0] = open->tap[1] = open->tap[2] = open->tap[3] = -1;
+                    }
+                    open->tap[col - first] = (int)(ky * g->kw + kx);
+                }
+            }
+        ProductOut out_params;
+        product_out(&out_params, &a->o);
+        for (Py_ssize_t j = start; j < end; j++) {
+            const Py_ssize_t ch = a->c0 + j;
+            for (int q = 0; q < segments; q++) {
+                uint8_t b[4];
+                for (int i = 0; i < 4; i++)
+                    b[i] = seg[q].tap[i] < 0 ? 0 : (uint8_t)a->w[ch * taps + seg[q].tap[i]];
+                memcpy(&wq[q], b, 4);
+            }
+            fill_planes8(a->x + ch * g->h * g->w, g, &t);
+            const ProductRow row = {a->bias[j], (float)a->mult[j], a->mult[j], a->o.f32[j]};
+            dw8_channel(t.phases, seg, wq, segments, count, &row, &out_params, t.wide);
+            pack_rows(a->out + j * g->oh * g->ow, t.wide, g->oh, g->ow, t.width);
+        }
+    }
+    free(t.phases);
+    free(t.wide);
+    free(t.line);
+    free(seg);
+    free(wq);
+}
+#else
+static void depthwise8_part(void *arg, int part, int parts) { (void)arg; (void)part; (void)parts; }
+#endif
+
+/* depthwise8(x, w, bias, mult, exact, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, zero, c0, c1,
+ *            zp, lo, hi, offset, parts): as depthwise, with w (C, kh * kw) the declared taps as int8
+ * and bias already holding - (zero + 128) * sum(w) (see above). Only where vnni() is true. */
+static PyObject *depthwise8(PyObject *self, PyObject *args) {
+    Py_buffer x, w, bias, mult, exact, out;
+    Geometry g;
+    Py_ssize_t c0, c1;
+    int zero, offset, parts;
+    Output o;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnnnnnnnnnnninndddii", &x, &w, &bias, &mult, &exact, &out, &g.c,
+                          &g.h, &g.w, &g.kh, &g.kw, &g.sh, &g.sw, &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &zero, &c0,
+                          &c1, &o.zp, &o.lo, &o.hi, &offset, &parts))
+        return NULL;
+    o.offset = offset;
+    o.f32 = (const uint8_t *)exact.buf;
+    const Py_ssize_t n = c1 - c0;
+    int bad = bad_geometry(&g) || c0 < 0 || c1 > g.c || n < 0 || zero < -128 || zero > 127 ||
+              x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw || bias.len < n * 4 || mult.len < n * 8 ||
+              exact.len < n || out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024;
+    if (bad || !vnni_supported()) {
+        PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
+        PyBuffer_Release(&exact); PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, bad ? "depthwise8: buffers do not match the geometry"
+                                              : "depthwise8: this CPU has no AVX-512 VNNI");
+        return NULL;
+    }
+    Depthwise8Call call = {(const int8_t *)x.buf, (const int8_t *)w.buf, (const int32_t *)bias.buf,
+                           (const double *)mult.buf, (int8_t *)out.buf, &g, zero, o, c0, c1, 0};
+    Py_BEGIN_ALLOW_THREADS
+    run_parts(depthwise8_part, &call, parts);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
+    PyBuffer_Release(&exact); PyBuffer_Release(&out);
+    if (atomic_load(&call.failed))
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
 
 /* --- two-input arithmetic ------------------------------------------------------------------ */
 /* quantize(act(dequantize(a) op dequantize(b))) computed in float32 as numpy computes the pair
@@ -1434,6 +1667,7 @@ static PyMethodDef methods[] = {
     {"pair_lut", pair_lut, METH_VARARGS, "Apply a 65536-entry table to two int8 operands."},
     {"quantize", quantize, METH_VARARGS, "Quantize float32 values to stored int8 with one scale."},
     {"arith", arith, METH_VARARGS, "Add, subtract or multiply two quantized operands, as their pair table."},
+    {"depthwise8", depthwise8, METH_VARARGS, "A depthwise convolution with int8 taps on AVX-512 VNNI, requantized."},
     {"product", product, METH_VARARGS, "Int8 weights times a patch matrix, requantized (AVX-512 VNNI)."},
     {"vnni", vnni, METH_NOARGS, "Whether this CPU runs `product`."},
     {NULL, NULL, 0, NULL},
@@ -1444,7 +1678,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native lo
 
 /* Raised whenever a function's arguments change, so that a stale build left in place by a failed
  * rebuild is refused by native.py instead of being called with the wrong arguments. */
-#define NATIVE_ABI 7
+#define NATIVE_ABI 8
 
 PyMODINIT_FUNC PyInit__native(void) {
     static int registered;
