@@ -1023,23 +1023,19 @@ typedef struct {
 } ProductRow;
 
 typedef struct {
-    __m512 zp32, lo32, hi32, magic32;
-    __m512d zp64, lo64, hi64, magic64;
-    __m512i mantissa, offset32, offset64;
+    __m512 zp32, lo32, hi32;
+    __m512d zp64, lo64, hi64;
+    __m512i offset;
 } ProductOut;
 
 VNNI_TARGET static void product_out(ProductOut *o, const Output *params) {
     o->zp32 = _mm512_set1_ps((float)params->zp);
     o->lo32 = _mm512_set1_ps((float)params->lo);
     o->hi32 = _mm512_set1_ps((float)params->hi);
-    o->magic32 = _mm512_set1_ps(ROUND_MAGIC_32);
     o->zp64 = _mm512_set1_pd(params->zp);
     o->lo64 = _mm512_set1_pd(params->lo);
     o->hi64 = _mm512_set1_pd(params->hi);
-    o->magic64 = _mm512_set1_pd(ROUND_MAGIC);
-    o->mantissa = _mm512_set1_epi32(0x7fffff);
-    o->offset32 = _mm512_set1_epi32(0x400000 + params->offset);
-    o->offset64 = _mm512_set1_epi32(params->offset);
+    o->offset = _mm512_set1_epi32(params->offset);
 }
 
 /* Rows 4q .. 4q+3 of the tile's pixels [p0, p0 + n) as bytes + 128, interleaved: group q holds
@@ -1073,7 +1069,9 @@ VNNI_TARGET static void pack_tile(const int8_t *x, Py_ssize_t k, Py_ssize_t p, P
 }
 
 /* Sixteen accumulators of one channel requantized as requant_one / requant_one_f32 compute
- * them (the same operations in the same order, each rounded alike); the bytes kept stored. */
+ * them (the same operations in the same order, each rounded alike; the final rounding half to
+ * even by the conversion instruction, which gives what the 1.5 * 2**k addition gives in the
+ * default rounding mode on these clamped values); the bytes kept stored. */
 VNNI_TARGET static inline __attribute__((always_inline)) void finish16(__m512i acc, const ProductRow *c,
                                                                       const ProductOut *o, int8_t *y,
                                                                       __mmask16 keep) {
@@ -1082,19 +1080,18 @@ VNNI_TARGET static inline __attribute__((always_inline)) void finish16(__m512i a
     if (c->f32) {
         __m512 r = _mm512_mul_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(c->m32));
         r = _mm512_add_ps(r, o->zp32);
-        r = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(r, o->lo32), o->hi32), o->magic32);
-        v = _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(r), o->mantissa), o->offset32);
+        r = _mm512_min_ps(_mm512_max_ps(r, o->lo32), o->hi32);
+        v = _mm512_sub_epi32(_mm512_cvtps_epi32(r), o->offset);
     } else {
         const __m512d m = _mm512_set1_pd(c->m64);
         __m512d lo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(t));
         __m512d hi = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(t, 1));
         lo = _mm512_add_pd(_mm512_mul_pd(lo, m), o->zp64);
         hi = _mm512_add_pd(_mm512_mul_pd(hi, m), o->zp64);
-        lo = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(lo, o->lo64), o->hi64), o->magic64);
-        hi = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(hi, o->lo64), o->hi64), o->magic64);
-        v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_castpd_si512(lo))),
-                               _mm512_cvtepi64_epi32(_mm512_castpd_si512(hi)), 1);
-        v = _mm512_sub_epi32(v, o->offset64);
+        lo = _mm512_min_pd(_mm512_max_pd(lo, o->lo64), o->hi64);
+        hi = _mm512_min_pd(_mm512_max_pd(hi, o->lo64), o->hi64);
+        v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(lo)), _mm512_cvtpd_epi32(hi), 1);
+        v = _mm512_sub_epi32(v, o->offset);
     }
     if (keep == 0xFFFF)
         _mm_storeu_si128((__m128i *)y, _mm512_cvtepi32_epi8(v));
