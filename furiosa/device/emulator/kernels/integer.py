@@ -259,10 +259,10 @@ class Gemm:
         if len(set(wz.tolist())) == 1:
             wz = wz[:1].reshape(())
         self.signed = signed
-        self._weight = w  # fed at every run: onnxruntime keeps no copy (see PlanarGemm)
-        self._run = onnxrt.run_function(_matmul_integer("b", None, TensorProto.UINT8, ("rows", k),
-                                                        np.array(x_zero, np.uint8), wz, w.shape,
-                                                        TensorProto.INT8 if signed else TensorProto.UINT8))
+        # The weights are the session's initializer: onnxruntime packs the right operand once
+        # (fed at every run, it packed them at every run: 74 -> 22 us for a 1280 x 1000 layer).
+        self._run = onnxrt.run_function(_matmul_integer("b", w, TensorProto.UINT8, ("rows", k),
+                                                        np.array(x_zero, np.uint8), wz))
 
     def __call__(self, rows_u8: np.ndarray) -> np.ndarray:
-        return self._run({"a": rows_u8, "b": self._weight})[0]
+        return self._run({"a": rows_u8})[0]
