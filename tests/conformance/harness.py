@@ -15,7 +15,9 @@ from tests.reference import run_reference
 
 from .builders import Built, Case
 
-BACKENDS = ("native", "integer", "blas")
+# "native-novnni": the native backend as CPUs without AVX-512 VNNI run it (onnxruntime's
+# MatMulInteger and the int32 depthwise loops instead of the VNNI kernels)
+BACKENDS = ("native", "native-novnni", "integer", "blas")
 # Kernels that only carry data across the host/NPU boundary or relabel it: not computations.
 BOOKKEEPING = {"layout", "retag"}
 # Kernels that are not int8 computations of the NPU: the host's float fallback.
@@ -44,11 +46,12 @@ def use_backend(monkeypatch, backend: str) -> None:
     """Select ``backend`` (one of :data:`BACKENDS`) for the kernels prepared from now on."""
     from furiosa.device.emulator.kernels import native
 
-    if backend == "native" and not native.available():
+    if backend.startswith("native") and not native.available():
         import pytest
 
         pytest.skip("the native loops are not built in this installation")
-    monkeypatch.setenv("FURIOSA_EMU_KERNELS", backend)
+    monkeypatch.setenv("FURIOSA_EMU_KERNELS", backend.split("-")[0])
+    monkeypatch.setenv("FURIOSA_EMU_VNNI", "off" if backend == "native-novnni" else "auto")
 
 
 def compute_kernels(program) -> Counter:

@@ -4,8 +4,9 @@ Each case of :data:`tests.conformance.cases.CASES` is a tiny generated ONNX mode
 data and quantization parameters). The model is compiled, the program is checked to consist of
 the kernel under test (so a fallback to the host's float path or a missed fusion cannot pass
 vacuously), it runs on the emulator with every exact-product backend
-(``FURIOSA_EMU_KERNELS=native``, ``integer`` and ``blas``), and its outputs must equal, with
-``np.array_equal`` and the same dtype and shape, what ``onnx.reference`` computes.
+(``FURIOSA_EMU_KERNELS=native`` with and without its AVX-512 VNNI kernels, ``integer`` and
+``blas``), and its outputs must equal, with ``np.array_equal`` and the same dtype and shape, what
+``onnx.reference`` computes.
 
 What the reference evaluates, and why it is our semantics (docs/architecture.md, "Integer
 semantics"):

@@ -77,7 +77,12 @@ static inline int8_t requant_one(double acc, double mult, double zp, double lo, 
  * computes its own elements with the same function as a whole call: results do not depend on
  * the cut. One caller at a time uses the workers; another one meanwhile runs its call whole. */
 #define MAX_WORKERS 15
-#define SPIN_NS 200000LL /* how long an idle worker keeps polling before it sleeps */
+/* How long an idle worker keeps polling before it sleeps: 5 ms, past the gaps between native
+ * calls within an inference (float operators, onnxruntime's products) and between inferences
+ * run one after the other. With 0.2 ms, a worker fell asleep in those gaps and the next calls
+ * ran at about single-threaded speed while its CPU woke up again (MobileNet-v2 measured by
+ * bench_mobilenet_v2.py, a pause and one call before the timed one: 4.2-5.0 -> 3.8-4.0 ms). */
+#define SPIN_NS 5000000LL
 #define CHUNKS 4         /* chunks per thread of a call */
 
 typedef void (*PartFn)(void *arg, int part, int parts);
@@ -905,7 +910,8 @@ static void free_scratch(Scratch *t) {
 
 typedef struct {
     const int8_t *x;
-    const int32_t *w, *bias;
+    const void *w; /* (C, kh * kw) taps: int32, or int8 for depthwise8_part */
+    const int32_t *bias;
     const double *mult;
     int8_t *out;
     const Geometry *g;
@@ -941,41 +947,47 @@ static void depthwise_part(void *arg, int part, int parts) {
     else { /* bias, mult, the exact flags and out start at channel c0; the part's are c0 + [start, end) */
         Output o = a->o;
         o.f32 += start;
-        depthwise_loop(a->x, a->w, a->bias + start, a->mult + start, a->out + start * g->oh * g->ow, g, a->zero,
-                       o, a->c0 + start, a->c0 + end, &t);
+        depthwise_loop(a->x, (const int32_t *)a->w, a->bias + start, a->mult + start,
+                       a->out + start * g->oh * g->ow, g, a->zero, o, a->c0 + start, a->c0 + end, &t);
     }
     free_scratch(&t);
 }
 
 /* depthwise(x, w, bias, mult, exact, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, zero, c0, c1,
- *           zp, lo, hi, offset, parts): channels [c0, c1) of one sample into out (c1 - c0, oh * ow)
- * int8; bias and mult hold the values of those channels. */
+ *           zp, lo, hi, offset, parts, taps8): channels [c0, c1) of one sample into out (c1 - c0, oh * ow)
+ * int8; bias and mult hold the values of those channels. taps8 = 0: w holds int32 taps; 1: int8
+ * taps for the VNNI kernel (depthwise8_part; bias already holding - (zero + 128) * sum(w)). */
+static void depthwise8_part(void *arg, int part, int parts);
+static int vnni_supported(void);
+
 static PyObject *depthwise(PyObject *self, PyObject *args) {
     Py_buffer x, w, bias, mult, exact, out;
     Geometry g;
     Py_ssize_t c0, c1;
-    int zero, offset, parts;
+    int zero, offset, parts, taps8;
     Output o;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnnnnnnnnnnninndddii", &x, &w, &bias, &mult, &exact, &out, &g.c,
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnnnnnnnnnnninndddiii", &x, &w, &bias, &mult, &exact, &out, &g.c,
                           &g.h, &g.w, &g.kh, &g.kw, &g.sh, &g.sw, &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &zero, &c0, &c1,
-                          &o.zp, &o.lo, &o.hi, &offset, &parts))
+                          &o.zp, &o.lo, &o.hi, &offset, &parts, &taps8))
         return NULL;
     o.offset = offset;
     o.f32 = (const uint8_t *)exact.buf;
     const Py_ssize_t n = c1 - c0;
     int bad = bad_geometry(&g) || c0 < 0 || c1 > g.c || n < 0 || zero < -128 || zero > 127 ||
-              x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw * 4 || bias.len < n * 4 || mult.len < n * 8 ||
-              exact.len < n || out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024;
-    if (bad) {
+              x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw * (taps8 ? 1 : 4) || bias.len < n * 4 ||
+              mult.len < n * 8 || exact.len < n || out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 ||
+              o.hi > 1024;
+    if (bad || (taps8 && !vnni_supported())) {
         PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
         PyBuffer_Release(&exact); PyBuffer_Release(&out);
-        PyErr_SetString(PyExc_ValueError, "depthwise: buffers do not match the geometry");
+        PyErr_SetString(PyExc_ValueError, bad ? "depthwise: buffers do not match the geometry"
+                                              : "depthwise: int8 taps need AVX-512 VNNI, which this CPU lacks");
         return NULL;
     }
-    DepthwiseCall call = {(const int8_t *)x.buf, (const int32_t *)w.buf, (const int32_t *)bias.buf,
-                          (const double *)mult.buf, (int8_t *)out.buf, &g, zero, o, c0, c1, 0};
+    DepthwiseCall call = {(const int8_t *)x.buf, w.buf, (const int32_t *)bias.buf, (const double *)mult.buf,
+                          (int8_t *)out.buf, &g, zero, o, c0, c1, 0};
     Py_BEGIN_ALLOW_THREADS
-    run_parts(depthwise_part, &call, parts);
+    run_parts(taps8 ? depthwise8_part : depthwise_part, &call, parts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
     PyBuffer_Release(&exact); PyBuffer_Release(&out);
@@ -1358,20 +1370,8 @@ VNNI_TARGET static void dw8_channel(const uint8_t *phases, const Segment *seg, c
     }
 }
 
-typedef struct {
-    const int8_t *x, *w; /* w: (C, kh * kw) declared taps */
-    const int32_t *bias;
-    const double *mult;
-    int8_t *out;
-    const Geometry *g;
-    int zero;
-    Output o;
-    Py_ssize_t c0, c1;
-    atomic_int failed;
-} Depthwise8Call;
-
 static void depthwise8_part(void *arg, int part, int parts) {
-    Depthwise8Call *a = (Depthwise8Call *)arg;
+    DepthwiseCall *a = (DepthwiseCall *)arg;
     const Geometry *g = a->g;
     Py_ssize_t start, end;
     span_of(a->c1 - a->c0, part, parts, &start, &end);
@@ -1422,7 +1422,7 @@ static void depthwise8_part(void *arg, int part, int parts) {
             for (int q = 0; q < segments; q++) {
                 uint8_t b[4];
                 for (int i = 0; i < 4; i++)
-                    b[i] = seg[q].tap[i] < 0 ? 0 : (uint8_t)a->w[ch * taps + seg[q].tap[i]];
+                    b[i] = seg[q].tap[i] < 0 ? 0 : (uint8_t)((const int8_t *)a->w)[ch * taps + seg[q].tap[i]];
                 memcpy(&wq[q], b, 4);
             }
             fill_planes8(a->x + ch * g->h * g->w, g, &t);
@@ -1440,44 +1440,6 @@ static void depthwise8_part(void *arg, int part, int parts) {
 #else
 static void depthwise8_part(void *arg, int part, int parts) { (void)arg; (void)part; (void)parts; }
 #endif
-
-/* depthwise8(x, w, bias, mult, exact, out, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, zero, c0, c1,
- *            zp, lo, hi, offset, parts): as depthwise, with w (C, kh * kw) the declared taps as int8
- * and bias already holding - (zero + 128) * sum(w) (see above). Only where vnni() is true. */
-static PyObject *depthwise8(PyObject *self, PyObject *args) {
-    Py_buffer x, w, bias, mult, exact, out;
-    Geometry g;
-    Py_ssize_t c0, c1;
-    int zero, offset, parts;
-    Output o;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnnnnnnnnnnninndddii", &x, &w, &bias, &mult, &exact, &out, &g.c,
-                          &g.h, &g.w, &g.kh, &g.kw, &g.sh, &g.sw, &g.dh, &g.dw, &g.pt, &g.pl, &g.oh, &g.ow, &zero, &c0,
-                          &c1, &o.zp, &o.lo, &o.hi, &offset, &parts))
-        return NULL;
-    o.offset = offset;
-    o.f32 = (const uint8_t *)exact.buf;
-    const Py_ssize_t n = c1 - c0;
-    int bad = bad_geometry(&g) || c0 < 0 || c1 > g.c || n < 0 || zero < -128 || zero > 127 ||
-              x.len < g.c * g.h * g.w || w.len < g.c * g.kh * g.kw || bias.len < n * 4 || mult.len < n * 8 ||
-              exact.len < n || out.len < n * g.oh * g.ow || !(o.lo <= o.hi) || o.lo < -1024 || o.hi > 1024;
-    if (bad || !vnni_supported()) {
-        PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
-        PyBuffer_Release(&exact); PyBuffer_Release(&out);
-        PyErr_SetString(PyExc_ValueError, bad ? "depthwise8: buffers do not match the geometry"
-                                              : "depthwise8: this CPU has no AVX-512 VNNI");
-        return NULL;
-    }
-    Depthwise8Call call = {(const int8_t *)x.buf, (const int8_t *)w.buf, (const int32_t *)bias.buf,
-                           (const double *)mult.buf, (int8_t *)out.buf, &g, zero, o, c0, c1, 0};
-    Py_BEGIN_ALLOW_THREADS
-    run_parts(depthwise8_part, &call, parts);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&x); PyBuffer_Release(&w); PyBuffer_Release(&bias); PyBuffer_Release(&mult);
-    PyBuffer_Release(&exact); PyBuffer_Release(&out);
-    if (atomic_load(&call.failed))
-        return PyErr_NoMemory();
-    Py_RETURN_NONE;
-}
 
 /* --- two-input arithmetic ------------------------------------------------------------------ */
 /* quantize(act(dequantize(a) op dequantize(b))) computed in float32 as numpy computes the pair
@@ -1664,7 +1626,6 @@ static PyMethodDef methods[] = {
     {"pair_lut", pair_lut, METH_VARARGS, "Apply a 65536-entry table to two int8 operands."},
     {"quantize", quantize, METH_VARARGS, "Quantize float32 values to stored int8 with one scale."},
     {"arith", arith, METH_VARARGS, "Add, subtract or multiply two quantized operands, as their pair table."},
-    {"depthwise8", depthwise8, METH_VARARGS, "A depthwise convolution with int8 taps on AVX-512 VNNI, requantized."},
     {"product", product, METH_VARARGS, "Int8 weights times a patch matrix, requantized (AVX-512 VNNI)."},
     {"vnni", vnni, METH_NOARGS, "Whether this CPU runs `product`."},
     {NULL, NULL, 0, NULL},
@@ -1675,7 +1636,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native lo
 
 /* Raised whenever a function's arguments change, so that a stale build left in place by a failed
  * rebuild is refused by native.py instead of being called with the wrong arguments. */
-#define NATIVE_ABI 8
+#define NATIVE_ABI 9
 
 PyMODINIT_FUNC PyInit__native(void) {
     static int registered;

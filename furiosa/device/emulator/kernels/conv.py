@@ -185,24 +185,17 @@ def _native_conv(ctx: KernelContext, mult: np.ndarray, zero: int, depthwise: boo
         taps = np.ascontiguousarray(declared_weight(ctx, w_name).reshape(o, kh * kw), np.int32)
         work = o * pixels * kh * kw  # of one sample
         if native.vnni() and native.Depthwise8.fits(taps):
-            fast = native.Depthwise8(taps, zero, requant)
-
-            def run_depthwise8(args):
-                x = args[0]
-                out = np.empty((n, o, pixels), np.int8)
-                parts = parallel.native_parts(work)
-                for s in range(n):
-                    fast(x[s], geometry, out[s], parts)
-                return [out.reshape(n, o, oh, ow)]
-
-            return run_depthwise8
+            sample = native.Depthwise8(taps, zero, requant)
+        else:
+            def sample(x, g, out, parts):
+                native.depthwise(x, taps, g, zero, requant, 0, o, out, parts)
 
         def run_depthwise(args):
             x = args[0]
             out = np.empty((n, o, pixels), np.int8)
             parts = parallel.native_parts(work)
             for s in range(n):
-                native.depthwise(x[s], taps, geometry, zero, requant, 0, o, out[s], parts)
+                sample(x[s], geometry, out[s], parts)
             return [out.reshape(n, o, oh, ow)]
 
         return run_depthwise

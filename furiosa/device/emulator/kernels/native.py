@@ -7,11 +7,14 @@ compare every bit.
 """
 from __future__ import annotations
 
+import logging
+import os
+
 import numpy as np
 
-import logging
+from furiosa.common.errors import InvalidSettingError
 
-ABI = 8  # must equal NATIVE_ABI in _native.c
+ABI = 9  # must equal NATIVE_ABI in _native.c
 
 try:
     from . import _native
@@ -149,12 +152,18 @@ def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, requant: 
         raise ValueError("depthwise: the output must be a C-contiguous int8 array")
     _native.depthwise(_contiguous(x, np.int8), taps, requant.bias, requant.mult, requant.exact, out, g.c, g.h, g.w,
                       g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, zero, c0, c1,
-                      requant.zero_point, requant.lo, requant.hi, requant.offset, parts)
+                      requant.zero_point, requant.lo, requant.hi, requant.offset, parts, 0)
 
 
 def vnni() -> bool:
-    """Whether :class:`Product` runs on this CPU (AVX-512 with VNNI)."""
-    return _native is not None and _native.vnni()
+    """Whether convolutions use the VNNI kernels (:class:`Product`, :class:`Depthwise8`): the CPU
+    has AVX-512 with VNNI and ``FURIOSA_EMU_VNNI`` is not ``off`` (read when a kernel is prepared;
+    ``off`` gives the same results through onnxruntime's ``MatMulInteger`` and the int32
+    depthwise loops, the path of CPUs without VNNI)."""
+    value = os.environ.get("FURIOSA_EMU_VNNI", "auto").strip().lower()
+    if value not in ("auto", "off"):
+        raise InvalidSettingError(f"FURIOSA_EMU_VNNI must be auto or off, got {value!r}")
+    return value == "auto" and _native is not None and _native.vnni()
 
 
 class Product:
@@ -203,7 +212,7 @@ class Product:
 
 class Depthwise8:
     """A depthwise convolution whose declared taps fit in int8, on AVX-512 VNNI (``_native.c``,
-    ``depthwise8``): the same results as :func:`depthwise`, four taps per instruction.
+    ``depthwise8_part``): the same results as :func:`depthwise`, four taps per instruction.
 
     ``taps`` (C, kh * kw) holds the declared weights minus their zero point, ``zero`` the input's
     stored zero point, ``requant`` the requantization of all C channels. Only where :func:`vnni`
@@ -229,11 +238,11 @@ class Depthwise8:
     def __call__(self, x: np.ndarray, g: Geometry, out: np.ndarray, parts: int = 1) -> None:
         """One sample (C, H, W) into ``out`` (C, oh * ow) int8; ``parts`` cuts the channels over threads."""
         if not (out.flags.c_contiguous and out.dtype == np.int8):
-            raise ValueError("depthwise8: the output must be a C-contiguous int8 array")
+            raise ValueError("Depthwise8: the output must be a C-contiguous int8 array")
         r = self._requant
-        _native.depthwise8(_contiguous(x, np.int8), self._taps, self._bias, r.mult, r.exact, out, g.c, g.h, g.w,
-                           g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, self._zero, 0, g.c,
-                           r.zero_point, r.lo, r.hi, r.offset, parts)
+        _native.depthwise(_contiguous(x, np.int8), self._taps, self._bias, r.mult, r.exact, out, g.c, g.h, g.w,
+                          g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, self._zero, 0, g.c,
+                          r.zero_point, r.lo, r.hi, r.offset, parts, 1)
 
 
 def quantize(x: np.ndarray, qp, parts: int = 1) -> np.ndarray:
