@@ -83,6 +83,11 @@ static inline int8_t requant_one(double acc, double mult, double zp, double lo, 
  * ran at about single-threaded speed while its CPU woke up again (MobileNet-v2 measured by
  * bench_mobilenet_v2.py, a pause and one call before the timed one: 4.2-5.0 -> 3.8-4.0 ms). */
 #define SPIN_NS 5000000LL
+/* How long they poll once onnxruntime's pool computes the products on every core (short_polls):
+ * a worker polling through a product slows it down (QDQ ResNet-50 without the VNNI kernels: 22 ->
+ * 34 ms with 5 ms polls), one asleep after each product costs a wake-up at the next native call
+ * (MobileNet-v2, whose products take 30-150 us: 4.3 -> 5.1 ms with no polling at all). */
+#define SHORT_SPIN_NS 200000LL
 #define CHUNKS 4         /* chunks per thread of a call */
 
 typedef void (*PartFn)(void *arg, int part, int parts);
@@ -111,6 +116,7 @@ typedef struct {
 static Worker workers[MAX_WORKERS];
 static int started;        /* workers running (changed only by the caller holding `busy`) */
 static atomic_flag busy = ATOMIC_FLAG_INIT;
+static atomic_int short_polls; /* set by short_polls(): workers poll SHORT_SPIN_NS from then on */
 
 static inline void relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -166,7 +172,8 @@ static void *worker_main(void *self) {
         while (atomic_load_explicit(&w->posted, memory_order_acquire) == seen) {
             relax();
             if (++k % 256 == 0) {
-                if (now_ns() - since > SPIN_NS)
+                if (now_ns() - since > (atomic_load_explicit(&short_polls, memory_order_relaxed) ? SHORT_SPIN_NS
+                                                                                               : SPIN_NS))
                     break;
                 sched_yield(); /* lets another runnable thread (onnxruntime's pool) have this core */
             }
@@ -1269,6 +1276,13 @@ static PyObject *product(PyObject *self, PyObject *args) {
 
 static PyObject *vnni(PyObject *self, PyObject *noargs) { return PyBool_FromLong(vnni_supported()); }
 
+/* From now on the workers poll SHORT_SPIN_NS: onnxruntime's pool computes the process's matrix
+ * products on every core, and a worker polling through a whole product slows it down. */
+static PyObject *set_short_polls(PyObject *self, PyObject *noargs) {
+    atomic_store_explicit(&short_polls, 1, memory_order_relaxed);
+    Py_RETURN_NONE;
+}
+
 /* --- depthwise convolution on AVX-512 VNNI ------------------------------------------------------
  * The same phase planes as `depthwise` (one per stride phase; output (oy, ox) of every tap reads
  * one plane at a constant offset from oy * width + ox), but of bytes: the stored input + 128 (the
@@ -1627,6 +1641,7 @@ static PyMethodDef methods[] = {
     {"quantize", quantize, METH_VARARGS, "Quantize float32 values to stored int8 with one scale."},
     {"arith", arith, METH_VARARGS, "Add, subtract or multiply two quantized operands, as their pair table."},
     {"product", product, METH_VARARGS, "Int8 weights times a patch matrix, requantized (AVX-512 VNNI)."},
+    {"short_polls", set_short_polls, METH_NOARGS, "Worker threads poll 0.2 ms (not 5 ms) from now on."},
     {"vnni", vnni, METH_NOARGS, "Whether this CPU runs `product`."},
     {NULL, NULL, 0, NULL},
 };
@@ -1636,7 +1651,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Native lo
 
 /* Raised whenever a function's arguments change, so that a stale build left in place by a failed
  * rebuild is refused by native.py instead of being called with the wrong arguments. */
-#define NATIVE_ABI 9
+#define NATIVE_ABI 10
 
 PyMODINIT_FUNC PyInit__native(void) {
     static int registered;

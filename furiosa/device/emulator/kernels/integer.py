@@ -234,6 +234,10 @@ class PlanarGemm:
 
         The session is looked up at each call (not kept): a process forked after this object
         was made gets sessions of its own."""
+        if threads > 1:
+            from . import native
+
+            native.short_polls()  # the native workers would poll on the cores onnxruntime's pool needs
         run = _planar_run(self.signed, parallel.cores() if threads > 1 else 1)
         return run({"a": self._weight, "b": patches, "az": self._az, "bz": self._bz})[0]
 
