@@ -101,3 +101,15 @@ def test_mismatched_shapes_are_refused():
         product(np.ones((7, 5), np.int8), np.empty((2, 5), np.int8))
     with pytest.raises(ValueError, match="do not match"):
         product(np.ones((8, 5), np.int8), np.empty((3, 5), np.int8))
+
+
+def test_the_vnni_setting_turns_the_kernels_off_and_refuses_other_values(monkeypatch):
+    from furiosa.common.errors import InvalidSettingError
+
+    monkeypatch.setenv("FURIOSA_EMU_VNNI", "off")
+    assert not native.vnni()
+    monkeypatch.setenv("FURIOSA_EMU_VNNI", "Auto ")
+    assert native.vnni()
+    monkeypatch.setenv("FURIOSA_EMU_VNNI", "on")
+    with pytest.raises(InvalidSettingError, match="auto or off"):
+        native.vnni()
