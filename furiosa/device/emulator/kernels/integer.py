@@ -146,21 +146,13 @@ def signed_exact() -> bool:
     return _signed_exact
 
 
-def _matmul_integer(const_name: str, const: np.ndarray | None, input_type: int, input_shape, a_zero, b_zero,
-                    const_shape: tuple[int, ...] = (), const_type: int = TensorProto.UINT8) -> object:
-    """A single-threaded session of ``MatMulInteger`` with one constant operand.
-
-    With ``const`` None, the constant operand is an input of the session (``const_shape``,
-    ``const_type``) that the caller feeds at every run: onnxruntime then keeps no copy of it.
-    """
+def _matmul_integer(const_name: str, const: np.ndarray, input_type: int, input_shape, a_zero, b_zero) -> object:
+    """A single-threaded session of ``MatMulInteger`` with one constant operand, its initializer."""
     node = helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["y"])
-    inits = [numpy_helper.from_array(a_zero, "az"), numpy_helper.from_array(b_zero, "bz")]
+    inits = [numpy_helper.from_array(a_zero, "az"), numpy_helper.from_array(b_zero, "bz"),
+             numpy_helper.from_array(const, const_name)]
     input_name = "b" if const_name == "a" else "a"
     inputs = [helper.make_tensor_value_info(input_name, input_type, input_shape)]
-    if const is None:
-        inputs.append(helper.make_tensor_value_info(const_name, const_type, const_shape))
-    else:
-        inits.append(numpy_helper.from_array(const, const_name))
     graph = helper.make_graph(
         [node], "gemm", inputs, [helper.make_tensor_value_info("y", TensorProto.INT32, None)], inits,
     )
