@@ -1170,11 +1170,8 @@ VNNI_TARGET static inline __attribute__((always_inline)) void dot_rv(const uint8
 #define DOT_CASES(R) DOT_CASE(R, 1) DOT_CASE(R, 2) DOT_CASE(R, 3) DOT_CASE(R, 4)
 
 VNNI_TARGET static void dot_block(const uint8_t *buf, const int8_t *w, Py_ssize_t ws, Py_ssize_t kq,
-                                  const ProductRow *rows, const Output *params, int8_t *out, Py_ssize_t p,
+                                  const ProductRow *rows, const ProductOut *o, int8_t *out, Py_ssize_t p,
                                   Py_ssize_t n, int count) {
-    ProductOut out_params;
-    product_out(&out_params, params);
-    const ProductOut *o = &out_params;
     __mmask16 keep[4];
     for (int v = 0; v < 4; v++) {
         const Py_ssize_t left = n - 16 * v;
@@ -1210,6 +1207,8 @@ static void product_part(void *arg, int part, int parts) {
         return;
     uint8_t *buf = scratch((size_t)a->kq * 256, 0);
     ProductRow rows[BLOCK];
+    ProductOut out_params; /* the output's parameters, broadcast once for the whole call */
+    product_out(&out_params, &a->params);
     if (buf == NULL) {
         atomic_store(&a->failed, 1);
     } else {
@@ -1228,7 +1227,7 @@ static void product_part(void *arg, int part, int parts) {
                 const Py_ssize_t c = o0 + r;
                 rows[r] = (ProductRow){a->bias[c], (float)a->mult[c], a->mult[c], a->params.f32[c]};
             }
-            dot_block(buf, a->w + o0 * ws, ws, a->kq, rows, &a->params, a->out + o0 * a->p + p0, a->p, n, count);
+            dot_block(buf, a->w + o0 * ws, ws, a->kq, rows, &out_params, a->out + o0 * a->p + p0, a->p, n, count);
         }
     }
     free(buf);

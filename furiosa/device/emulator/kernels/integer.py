@@ -38,7 +38,7 @@ from onnx import TensorProto, helper, numpy_helper
 from furiosa.common import onnxrt
 from furiosa.common.errors import InvalidSettingError
 
-from . import parallel
+from . import native, parallel
 
 _SHIFT = np.uint8(0x80)
 
@@ -52,8 +52,6 @@ def backend() -> str:
     if value not in BACKENDS:
         raise InvalidSettingError(f"FURIOSA_EMU_KERNELS must be one of {', '.join(BACKENDS)}, got {value!r}")
     if value in ("auto", "native"):
-        from . import native
-
         if native.available():
             return "native"
         if value == "native":
@@ -227,8 +225,6 @@ class PlanarGemm:
         The session is looked up at each call (not kept): a process forked after this object
         was made gets sessions of its own."""
         if threads > 1:
-            from . import native
-
             native.short_polls()  # the native workers would poll on the cores onnxruntime's pool needs
         run = _planar_run(self.signed, parallel.cores() if threads > 1 else 1)
         return run({"a": self._weight, "b": patches, "az": self._az, "bz": self._bz})[0]

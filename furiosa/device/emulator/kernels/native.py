@@ -148,11 +148,36 @@ def depthwise(x: np.ndarray, taps: np.ndarray, g: Geometry, zero: int, requant: 
     input's stored zero point; the exact sums of ``(x - zero) * taps`` are requantized by
     ``requant`` (whose channels are ``c0:c1``); ``parts`` cuts the channels over threads.
     """
+    _depthwise(x, taps, requant.bias, g, zero, requant, c0, c1, out, parts, False)
+
+
+def _depthwise(x: np.ndarray, taps: np.ndarray, bias: np.ndarray, g: Geometry, zero: int, requant: "Requant",
+               c0: int, c1: int, out: np.ndarray, parts: int, taps8: bool) -> None:
+    """The native depthwise call: int32 taps and the requantization's bias, or (``taps8``) the
+    VNNI kernel's int8 taps and shifted bias (:class:`Depthwise8`)."""
     if not (out.flags.c_contiguous and out.dtype == np.int8):
         raise ValueError("depthwise: the output must be a C-contiguous int8 array")
-    _native.depthwise(_contiguous(x, np.int8), taps, requant.bias, requant.mult, requant.exact, out, g.c, g.h, g.w,
+    _native.depthwise(_contiguous(x, np.int8), taps, bias, requant.mult, requant.exact, out, g.c, g.h, g.w,
                       g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, zero, c0, c1,
-                      requant.zero_point, requant.lo, requant.hi, requant.offset, parts, 0)
+                      requant.zero_point, requant.lo, requant.hi, requant.offset, parts, int(taps8))
+
+
+def _fits_int8(values: np.ndarray) -> bool:
+    return bool(values.size == 0 or (values.min() >= -128 and values.max() <= 127))
+
+
+def _declared(weight: np.ndarray, weight_zero) -> np.ndarray:
+    """Stored weights (O, K) minus their stored zero point per row (or one for all), int32."""
+    return weight.astype(np.int32) - np.asarray(weight_zero, np.int32).reshape(-1, 1)
+
+
+def _shifted_bias(requant: "Requant", zero: int, declared: np.ndarray, kernel: str) -> np.ndarray:
+    """The VNNI kernels multiply stored + 128 (padding holding zero + 128): the bias takes out
+    the shift's share, ``(zero + 128) * sum(declared)`` per channel (row of ``declared``)."""
+    bias = requant.bias.astype(np.int64) - (int(zero) + 128) * declared.sum(axis=1, dtype=np.int64)
+    if np.abs(bias).max(initial=0) >= 2**31:
+        raise ValueError(f"{kernel}: the bias does not fit in int32")
+    return bias.astype(np.int32)
 
 
 def short_polls() -> None:
@@ -187,23 +212,18 @@ class Product:
 
     def __init__(self, weight: np.ndarray, weight_zero, x_zero: int, requant: "Requant") -> None:
         o, k = weight.shape
-        declared = weight.astype(np.int32) - np.asarray(weight_zero, np.int32).reshape(-1, 1)
-        if not self.fits(weight, weight_zero):
+        declared = _declared(weight, weight_zero)
+        if not _fits_int8(declared):
             raise ValueError("Product: the declared weights do not fit in int8")
         self.o, self.k = o, k
         self._w = np.zeros((o, -(-k // 4) * 4), np.int8)
         self._w[:, :k] = declared
-        # The kernel multiplies stored + 128: the shift's share leaves through the bias.
-        bias = requant.bias.astype(np.int64) - (int(x_zero) + 128) * declared.sum(axis=1, dtype=np.int64)
-        if np.abs(bias).max(initial=0) >= 2**31:
-            raise ValueError("Product: the bias does not fit in int32")
-        self._bias = bias.astype(np.int32)
+        self._bias = _shifted_bias(requant, x_zero, declared, "Product")
         self._requant = requant
 
     @staticmethod
     def fits(weight: np.ndarray, weight_zero) -> bool:
-        declared = weight.astype(np.int32) - np.asarray(weight_zero, np.int32).reshape(-1, 1)
-        return bool(declared.size == 0 or (declared.min() >= -128 and declared.max() <= 127))
+        return _fits_int8(_declared(weight, weight_zero))
 
     def __call__(self, x: np.ndarray, out: np.ndarray, parts: int = 1) -> np.ndarray:
         """``x`` (K, P) stored int8 into ``out`` (O, P) int8; ``parts`` cuts the work over threads."""
@@ -231,26 +251,17 @@ class Depthwise8:
         if not self.fits(taps):
             raise ValueError("Depthwise8: the declared taps do not fit in int8")
         self._taps = _contiguous(taps, np.int8)
-        # the kernel multiplies stored + 128, the padding holding zero + 128: the bias takes the shift
-        bias = requant.bias.astype(np.int64) - (int(zero) + 128) * taps.astype(np.int64).sum(axis=1)
-        if np.abs(bias).max(initial=0) >= 2**31:
-            raise ValueError("Depthwise8: the bias does not fit in int32")
-        self._bias = bias.astype(np.int32)
+        self._bias = _shifted_bias(requant, zero, taps, "Depthwise8")
         self._zero = int(zero)
         self._requant = requant
 
     @staticmethod
     def fits(taps: np.ndarray) -> bool:
-        return bool(taps.size == 0 or (taps.min() >= -128 and taps.max() <= 127))
+        return _fits_int8(taps)
 
     def __call__(self, x: np.ndarray, g: Geometry, out: np.ndarray, parts: int = 1) -> None:
         """One sample (C, H, W) into ``out`` (C, oh * ow) int8; ``parts`` cuts the channels over threads."""
-        if not (out.flags.c_contiguous and out.dtype == np.int8):
-            raise ValueError("Depthwise8: the output must be a C-contiguous int8 array")
-        r = self._requant
-        _native.depthwise(_contiguous(x, np.int8), self._taps, self._bias, r.mult, r.exact, out, g.c, g.h, g.w,
-                          g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow, self._zero, 0, g.c,
-                          r.zero_point, r.lo, r.hi, r.offset, parts, 1)
+        _depthwise(x, self._taps, self._bias, g, self._zero, self._requant, 0, g.c, out, parts, True)
 
 
 def quantize(x: np.ndarray, qp, parts: int = 1) -> np.ndarray:
